@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ebtools.bpf.h: what every ebtools program shares with the Go runtime.
+ *
+ *   - events: the channel to user space. A BPF ring buffer where the kernel
+ *     has one (5.8+); the runtime turns it into a perf event array on older
+ *     kernels and clears ebt_use_ringbuf, which the verifier folds into dead
+ *     code elimination, so one object serves both.
+ *   - lost: a per-CPU count of events that could not be handed over (ring
+ *     buffer full, perf buffer full, scratch map full). Neither buffer type
+ *     tells user space about these by itself.
+ *   - cgroup_map / targ_cgroup: the -c/--cgroup filter, filled by the runtime.
+ *
+ * A tool may define EBT_RINGBUF_SIZE (bytes, a power of two) before including
+ * this file.
+ */
+#ifndef __EBTOOLS_BPF_H
+#define __EBTOOLS_BPF_H
+
+#ifndef EBT_RINGBUF_SIZE
+#define EBT_RINGBUF_SIZE (4 * 1024 * 1024)
+#endif
+
+/* Set by the runtime before load; read-only for the verifier. */
+const volatile bool ebt_use_ringbuf = true;
+const volatile bool targ_cgroup = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, EBT_RINGBUF_SIZE);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} cgroup_map SEC(".maps");
+
+/* ebt_count_lost records one event that never reached user space. */
+static __always_inline void ebt_count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *count = bpf_map_lookup_elem(&lost, &zero);
+
+	/* Per-CPU slot: no other writer, no atomic needed. */
+	if (count)
+		(*count)++;
+}
+
+/*
+ * ebt_output copies size bytes at data into the event channel and counts a
+ * failure as a lost event. size may vary per event (it must be bounded).
+ */
+static __always_inline long ebt_output(void *ctx, const void *data, __u64 size)
+{
+	long err;
+
+	if (ebt_use_ringbuf)
+		err = bpf_ringbuf_output(&events, (void *)data, size, 0);
+	else
+		err = bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, (void *)data, size);
+	if (err)
+		ebt_count_lost();
+	return err;
+}
+
+/* ebt_cgroup_allowed reports whether the current task passes -c/--cgroup. */
+static __always_inline bool ebt_cgroup_allowed(void)
+{
+	if (!targ_cgroup)
+		return true;
+	return bpf_current_task_under_cgroup(&cgroup_map, 0) == 1;
+}
+
+#endif /* __EBTOOLS_BPF_H */

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	ebrt "github.com/ebtools/ebtools/runtime"
+	"github.com/ebtools/ebtools/tools"
+)
+
+func doctorCommand(stdout, stderr *os.File) *cli.Command {
+	return &cli.Command{
+		Name:         "doctor",
+		Usage:        "Report what this kernel offers to BPF tracing and which tools can run here",
+		Flags:        globalFlags(),
+		OnUsageError: onUsageError,
+		Action: func(c *cli.Context) error {
+			g, err := parseGlobals(c)
+			if err != nil {
+				return err
+			}
+			return doctor(stdout, g)
+		},
+	}
+}
+
+func doctor(stdout *os.File, g globals) error {
+	w := func(name, status, detail string) {
+		fmt.Fprintf(stdout, "%-13s %-4s %s\n", name, status, detail)
+	}
+	privileged := true
+	for _, f := range ebrt.Doctor(g.btfPath) {
+		w(f.Name, yesNo(f.OK), f.Detail)
+		if f.Name == "privileges" {
+			privileged = f.OK
+		}
+	}
+	for _, t := range tools.All() {
+		name := "tool " + t.Name()
+		if !privileged {
+			w(name, "?", "cannot tell without privileges")
+			continue
+		}
+		how, err := ebrt.Check(t.Program(), ebrt.Options{BTFPath: g.btfPath})
+		if err != nil {
+			w(name, "no", err.Error())
+			continue
+		}
+		w(name, "yes", strings.Join(how, ", "))
+	}
+	return nil
+}
+
+func yesNo(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "no"
+}

@@ -1,0 +1,137 @@
+package output
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Format selects how events are printed.
+type Format uint8
+
+// Output formats, as named by -o/--output.
+const (
+	Text Format = iota
+	JSON
+)
+
+// ParseFormat parses an -o/--output value.
+func ParseFormat(s string) (Format, error) {
+	switch s {
+	case "text":
+		return Text, nil
+	case "json":
+		return JSON, nil
+	}
+	return 0, fmt.Errorf("parse output format %q: want text or json", s)
+}
+
+// TimeColumn selects the optional leading time column of text output.
+type TimeColumn uint8
+
+// Time columns, as BCC's -T (wall clock) and -t (seconds since start).
+const (
+	NoTime TimeColumn = iota
+	ClockTime
+	RelativeTime
+)
+
+// Options tune a Formatter.
+type Options struct {
+	// Time adds a leading time column to text output. JSON always has "time".
+	Time TimeColumn
+	// Clock converts event times; nil means a Clock started now.
+	Clock *Clock
+}
+
+// Formatter prints a tool's header and rows.
+type Formatter interface {
+	// Header writes the column titles (text) or nothing (JSON).
+	Header() error
+	// Write renders one row. It does not allocate once buffers have grown.
+	Write(r *Row) error
+}
+
+// New returns a Formatter of format f for cols, writing to w.
+func New(w *Writer, f Format, cols []Column, opts Options) Formatter {
+	if opts.Clock == nil {
+		opts.Clock = NewClock()
+	}
+	if f == JSON {
+		return &jsonFormatter{w: w, cols: cols, clock: opts.Clock}
+	}
+	return newText(w, cols, opts)
+}
+
+// Clock converts bpf_ktime_get_ns() values to wall-clock time.
+type Clock struct {
+	boot  int64  // Unix ns at CLOCK_MONOTONIC zero
+	start uint64 // CLOCK_MONOTONIC ns when the clock was made
+}
+
+// NewClock returns a Clock whose start (for RelativeTime) is now.
+func NewClock() *Clock {
+	mono := monotonicNow()
+	return &Clock{boot: time.Now().UnixNano() - int64(mono), start: mono}
+}
+
+// Wall returns the wall-clock time of a CLOCK_MONOTONIC timestamp.
+func (c *Clock) Wall(ktime uint64) time.Time { return time.Unix(0, c.boot+int64(ktime)) }
+
+// Since returns how long after the clock's start ktime lies.
+func (c *Clock) Since(ktime uint64) time.Duration { return time.Duration(int64(ktime) - int64(c.start)) }
+
+type jsonFormatter struct {
+	w     *Writer
+	cols  []Column
+	clock *Clock
+	line  []byte
+}
+
+const jsonTime = "2006-01-02T15:04:05.000000000Z07:00"
+
+func (f *jsonFormatter) Header() error { return nil }
+
+func (f *jsonFormatter) Write(r *Row) error {
+	b := append(f.line[:0], `{"time":"`...)
+	b = f.clock.Wall(r.KTime).UTC().AppendFormat(b, jsonTime)
+	b = append(b, `","ktime_ns":`...)
+	b = strconv.AppendUint(b, r.KTime, 10)
+	for i := range f.cols {
+		c := &f.cols[i]
+		if c.Key == "" {
+			continue
+		}
+		b = append(b, ',', '"')
+		b = append(b, c.Key...)
+		b = append(b, '"', ':')
+		b = appendJSONValue(b, &r.vals[i])
+	}
+	b = append(b, '}', '\n')
+	f.line = b
+	_, err := f.w.Write(b)
+	return err
+}
+
+func appendJSONValue(b []byte, v *value) []byte {
+	switch v.kind {
+	case kindInt:
+		return strconv.AppendInt(b, v.i, 10)
+	case kindUint:
+		return strconv.AppendUint(b, v.u, 10)
+	case kindBool:
+		return strconv.AppendBool(b, v.i != 0)
+	case kindStr:
+		return AppendJSONString(b, v.s)
+	case kindList:
+		b = append(b, '[')
+		for j := range v.items {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = AppendJSONString(b, v.items[j].B)
+		}
+		return append(b, ']')
+	}
+	return append(b, "null"...)
+}

@@ -1,0 +1,105 @@
+package output
+
+// Align places a value inside its text column.
+type Align uint8
+
+// Alignments of a text column.
+const (
+	Left Align = iota
+	Right
+)
+
+// Column is one field of a tool's events: a text column, a JSON key, or both.
+type Column struct {
+	// Header is the text column's title; "" makes the field JSON-only.
+	Header string
+	// Key is the field's snake_case JSON key; "" makes the column text-only.
+	Key string
+	// Width is the text column's minimum width; longer values are not cut.
+	Width int
+	// Align is the text alignment within Width.
+	Align Align
+	// Quote puts text strings (and each list item) in double quotes.
+	Quote bool
+}
+
+type kind uint8
+
+const (
+	kindNone kind = iota
+	kindInt
+	kindUint
+	kindStr
+	kindBool
+	kindList
+)
+
+// Item is one string of a list value.
+type Item struct {
+	B   []byte
+	Cut bool
+}
+
+type value struct {
+	kind  kind
+	i     int64
+	u     uint64
+	s     []byte
+	cut   bool
+	items []Item
+	more  bool
+}
+
+// Row holds one event's values by column index. Reset it per event; it keeps
+// its memory, and its strings alias the caller's bytes until the next Reset.
+type Row struct {
+	// KTime is the event's CLOCK_MONOTONIC time in nanoseconds (bpf_ktime_get_ns).
+	KTime uint64
+	vals  []value
+}
+
+// NewRow returns a Row for n columns.
+func NewRow(n int) *Row { return &Row{vals: make([]value, n)} }
+
+// Reset clears all values and sets the event time.
+func (r *Row) Reset(ktime uint64) {
+	r.KTime = ktime
+	for i := range r.vals {
+		v := &r.vals[i]
+		v.kind, v.s, v.cut, v.more = kindNone, nil, false, false
+		v.items = v.items[:0]
+	}
+}
+
+// Int sets column col to a signed number.
+func (r *Row) Int(col int, n int64) { r.vals[col].kind, r.vals[col].i = kindInt, n }
+
+// Uint sets column col to an unsigned number.
+func (r *Row) Uint(col int, n uint64) { r.vals[col].kind, r.vals[col].u = kindUint, n }
+
+// Bool sets column col to a boolean.
+func (r *Row) Bool(col int, b bool) {
+	r.vals[col].kind, r.vals[col].i = kindBool, 0
+	if b {
+		r.vals[col].i = 1
+	}
+}
+
+// Str sets column col to a string; cut marks a value shortened by a size limit.
+func (r *Row) Str(col int, s []byte, cut bool) {
+	v := &r.vals[col]
+	v.kind, v.s, v.cut = kindStr, s, cut
+}
+
+// Item appends one string to the list in column col.
+func (r *Row) Item(col int, s []byte, cut bool) {
+	v := &r.vals[col]
+	v.kind = kindList
+	v.items = append(v.items, Item{B: s, Cut: cut})
+}
+
+// More marks the list in column col as missing items that were not captured.
+func (r *Row) More(col int) {
+	v := &r.vals[col]
+	v.kind, v.more = kindList, true
+}

@@ -1,0 +1,190 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/cilium/ebpf/perf"
+	"github.com/cilium/ebpf/ringbuf"
+)
+
+// Handler consumes a tool's events.
+type Handler interface {
+	// Event decodes and prints one raw event. raw is only valid during the
+	// call. Returning an error ends Run with it.
+	Event(raw []byte) error
+	// Flush writes out whatever Event buffered.
+	Flush() error
+}
+
+const (
+	// flushDelay bounds how long a printed event may wait in the output
+	// buffer: events are written in batches while they flow, and no later
+	// than this after the first unwritten one.
+	flushDelay = 50 * time.Millisecond
+	// lostPoll is how often the BPF-side lost counter is read.
+	lostPoll = time.Second
+	// perfPages is the per-CPU perf buffer size, in pages, on kernels
+	// without ring buffers.
+	perfPages = 64
+)
+
+// reader hides the difference between ring and perf buffers.
+type reader interface {
+	SetDeadline(time.Time)
+	// read returns the next sample, or the number of samples the kernel
+	// dropped (perf buffers only) with a nil sample.
+	read() (raw []byte, dropped uint64, err error)
+	Flush() error
+	Close() error
+}
+
+type ringReader struct {
+	*ringbuf.Reader
+	rec ringbuf.Record
+}
+
+func (r *ringReader) read() ([]byte, uint64, error) {
+	err := r.ReadInto(&r.rec)
+	return r.rec.RawSample, 0, err
+}
+
+type perfReader struct {
+	*perf.Reader
+	rec perf.Record
+}
+
+func (r *perfReader) read() ([]byte, uint64, error) {
+	err := r.ReadInto(&r.rec)
+	if err == nil && r.rec.LostSamples > 0 {
+		return nil, r.rec.LostSamples, nil
+	}
+	return r.rec.RawSample, 0, err
+}
+
+func (s *Session) newReader() (reader, error) {
+	m := s.coll.Maps[eventsMap]
+	if m == nil {
+		return nil, fmt.Errorf("read events: %s has no %q map", s.prog.Name, eventsMap)
+	}
+	if s.perfbuf {
+		rd, err := perf.NewReader(m, perfPages*os.Getpagesize())
+		if err != nil {
+			return nil, fmt.Errorf("open perf buffer: %w", err)
+		}
+		return &perfReader{Reader: rd}, nil
+	}
+	rd, err := ringbuf.NewReader(m)
+	if err != nil {
+		return nil, fmt.Errorf("open ring buffer: %w", err)
+	}
+	return &ringReader{Reader: rd}, nil
+}
+
+// Run streams events to h until ctx ends, h fails or the output closes.
+// When ctx ends it detaches first, then hands h every event still buffered,
+// flushes h and returns nil. Lost events are logged as they are noticed and
+// in total at the end.
+func (s *Session) Run(ctx context.Context, h Handler) error {
+	rd, err := s.newReader()
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.detach()
+			rd.Flush()
+		case <-done:
+		}
+	}()
+
+	err = s.loop(rd, h)
+	s.pollLost()
+	if ferr := h.Flush(); err == nil {
+		err = ferr
+	}
+	s.log.Info("stopped", "tool", s.prog.Name, "events", s.events, "lost", s.lost)
+	if s.lost > 0 {
+		s.log.Warn("events lost in total", "lost", s.lost, "delivered", s.events)
+	}
+	return err
+}
+
+func (s *Session) loop(rd reader, h Handler) error {
+	var pending time.Time // when the oldest unflushed event was handled
+	nextPoll := time.Now().Add(lostPoll)
+	for {
+		deadline := nextPoll
+		if !pending.IsZero() && pending.Add(flushDelay).Before(deadline) {
+			deadline = pending.Add(flushDelay)
+		}
+		rd.SetDeadline(deadline)
+		raw, dropped, err := rd.read()
+		now := time.Now()
+		switch {
+		case err == nil && dropped > 0:
+			s.addLost(dropped)
+		case err == nil:
+			s.events++
+			if err := h.Event(raw); err != nil {
+				return err
+			}
+			if pending.IsZero() {
+				pending = now
+			}
+		case errors.Is(err, os.ErrDeadlineExceeded):
+		case errors.Is(err, ringbuf.ErrFlushed), errors.Is(err, ringbuf.ErrClosed):
+			return nil
+		default:
+			return fmt.Errorf("read events: %w", err)
+		}
+		if !pending.IsZero() && now.Sub(pending) >= flushDelay {
+			if err := h.Flush(); err != nil {
+				return err
+			}
+			pending = time.Time{}
+		}
+		if !now.Before(nextPoll) {
+			s.pollLost()
+			nextPoll = now.Add(lostPoll)
+		}
+	}
+}
+
+// pollLost reads the per-CPU count of events the BPF side failed to send.
+func (s *Session) pollLost() {
+	m := s.coll.Maps[lostMap]
+	if m == nil {
+		return
+	}
+	var perCPU []uint64
+	if err := m.Lookup(uint32(0), &perCPU); err != nil {
+		s.log.Warn("read lost-event counter", "error", err)
+		return
+	}
+	var sum uint64
+	for _, n := range perCPU {
+		sum += n
+	}
+	if sum > s.lastLost {
+		s.addLost(sum - s.lastLost)
+		s.lastLost = sum
+	}
+}
+
+func (s *Session) addLost(n uint64) {
+	s.lost += n
+	s.log.Warn("events lost", "lost", n, "total", s.lost)
+}
+
+// Lost returns how many events were lost so far.
+func (s *Session) Lost() uint64 { return s.lost }
+

@@ -1,0 +1,199 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/cilium/ebpf"
+)
+
+// Program is a tool's BPF side as the runtime sees it.
+type Program struct {
+	// Name is the tool's name, for messages.
+	Name string
+	// Load returns a fresh CollectionSpec (bpf2go's loadXxx).
+	Load func() (*ebpf.CollectionSpec, error)
+	// Hooks lists where the programs attach, each with its fallbacks.
+	Hooks []Hook
+}
+
+// Hook is one place a tool needs to observe, with alternative ways to attach.
+type Hook struct {
+	// Name is what users are told, e.g. "execveat".
+	Name string
+	// Optional hooks are pruned, not fatal, on kernels that lack them.
+	Optional bool
+	// Choices are sets of program names, best first. All programs of a set
+	// attach together (e.g. syscall entry and exit); the first set whose
+	// programs all have their attach point on this kernel is used.
+	Choices [][]string
+}
+
+// method is how one program attaches, derived from its ELF section.
+type method uint8
+
+const (
+	methodTracepoint method = iota + 1
+	methodTPBTF
+	methodRawTracepoint
+	methodKprobe
+	methodKretprobe
+	methodFentry
+	methodFexit
+)
+
+func (m method) String() string {
+	return [...]string{"", "tracepoint", "tp_btf", "raw_tracepoint", "kprobe", "kretprobe", "fentry", "fexit"}[m]
+}
+
+// fallbackOnly reports methods that are used only when a tool has no
+// tracepoint for a hook (this is the "kprobe" in EBTOOLS_FORCE).
+func (m method) fallbackOnly() bool {
+	return m == methodKprobe || m == methodKretprobe || m == methodFentry || m == methodFexit
+}
+
+func methodOf(p *ebpf.ProgramSpec) (method, error) {
+	switch p.Type {
+	case ebpf.TracePoint:
+		return methodTracepoint, nil
+	case ebpf.RawTracepoint:
+		return methodRawTracepoint, nil
+	case ebpf.Kprobe:
+		if strings.HasPrefix(p.SectionName, "kretprobe") {
+			return methodKretprobe, nil
+		}
+		return methodKprobe, nil
+	case ebpf.Tracing:
+		switch p.AttachType {
+		case ebpf.AttachTraceRawTp:
+			return methodTPBTF, nil
+		case ebpf.AttachTraceFEntry:
+			return methodFentry, nil
+		case ebpf.AttachTraceFExit:
+			return methodFexit, nil
+		}
+	}
+	return 0, fmt.Errorf("program %q: section %q: attach method not supported by the runtime", p.Name, p.SectionName)
+}
+
+// force holds the test-only switches of EBTOOLS_FORCE (comma-separated):
+// "perfbuf" uses the perf buffer even where ring buffers exist, "tracepoint"
+// skips tp_btf choices, "kprobe" prefers kprobe/fentry choices. Each makes a
+// fallback path run on a kernel that would not otherwise take it.
+type force struct {
+	perfbuf, tracepoint, kprobe bool
+}
+
+func forceFromEnv() (force, error) {
+	var f force
+	v := os.Getenv("EBTOOLS_FORCE")
+	if v == "" {
+		return f, nil
+	}
+	for _, w := range strings.Split(v, ",") {
+		switch strings.TrimSpace(w) {
+		case "perfbuf":
+			f.perfbuf = true
+		case "tracepoint":
+			f.tracepoint = true
+		case "kprobe":
+			f.kprobe = true
+		case "":
+		default:
+			return f, fmt.Errorf("parse EBTOOLS_FORCE %q: unknown switch %q (want perfbuf, tracepoint, kprobe)", v, w)
+		}
+	}
+	return f, nil
+}
+
+// choice is a hook's chosen program set.
+type choice struct {
+	hook     string
+	programs []string
+	methods  []method
+	targets  []string
+}
+
+// resolve picks one choice per hook from what this kernel has and returns
+// them, with the hooks it pruned.
+func resolve(spec *ebpf.CollectionSpec, hooks []Hook, k *kernel, f force) (chosen []choice, pruned []string, err error) {
+	for _, h := range hooks {
+		var reasons []string
+		picked := false
+		for _, set := range orderChoices(spec, h.Choices, f) {
+			c, why, err := checkChoice(spec, h.Name, set, k, f)
+			if err != nil {
+				return nil, nil, err
+			}
+			if why != "" {
+				reasons = append(reasons, why)
+				continue
+			}
+			chosen = append(chosen, c)
+			picked = true
+			break
+		}
+		switch {
+		case picked:
+		case h.Optional:
+			pruned = append(pruned, fmt.Sprintf("%s (%s)", h.Name, strings.Join(reasons, "; ")))
+		default:
+			return nil, nil, fmt.Errorf("attach %s: %w: %s", h.Name, ErrNoHook, strings.Join(reasons, "; "))
+		}
+	}
+	return chosen, pruned, nil
+}
+
+// orderChoices moves kprobe/fentry choices first when forced.
+func orderChoices(spec *ebpf.CollectionSpec, sets [][]string, f force) [][]string {
+	if !f.kprobe {
+		return sets
+	}
+	var first, rest [][]string
+	for _, set := range sets {
+		fb := false
+		for _, name := range set {
+			if p := spec.Programs[name]; p != nil {
+				if m, err := methodOf(p); err == nil && m.fallbackOnly() {
+					fb = true
+				}
+			}
+		}
+		if fb {
+			first = append(first, set)
+		} else {
+			rest = append(rest, set)
+		}
+	}
+	return append(first, rest...)
+}
+
+// checkChoice returns the choice, or why it cannot be used here. err is an
+// environment failure that no other choice would avoid.
+func checkChoice(spec *ebpf.CollectionSpec, hook string, set []string, k *kernel, f force) (choice, string, error) {
+	c := choice{hook: hook, programs: set}
+	for _, name := range set {
+		p := spec.Programs[name]
+		if p == nil {
+			return c, "", fmt.Errorf("hook %s: program %q is not in the object", hook, name)
+		}
+		m, err := methodOf(p)
+		if err != nil {
+			return c, "", err
+		}
+		if m == methodTPBTF && f.tracepoint {
+			return c, fmt.Sprintf("%s %s: skipped by EBTOOLS_FORCE=tracepoint", m, p.AttachTo), nil
+		}
+		why, err := k.available(m, p.AttachTo)
+		if err != nil {
+			return c, "", err
+		}
+		if why != "" {
+			return c, fmt.Sprintf("%s %s: %s", m, p.AttachTo, why), nil
+		}
+		c.methods = append(c.methods, m)
+		c.targets = append(c.targets, p.AttachTo)
+	}
+	return c, "", nil
+}

@@ -1,0 +1,164 @@
+package runtime
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+)
+
+const kernelBTFPath = "/sys/kernel/btf/vmlinux"
+
+// kernel answers what this kernel can attach to, caching each probe.
+type kernel struct {
+	btf    *btf.Spec
+	probes map[string]error
+	kprobe *bool
+	syms   map[string]bool
+}
+
+// newKernel loads the BTF that CO-RE relocations and hook checks use: the
+// file at btfPath if set, else the running kernel's.
+func newKernel(btfPath string) (*kernel, error) {
+	k := &kernel{probes: map[string]error{}}
+	var err error
+	if btfPath != "" {
+		k.btf, err = btf.LoadSpec(btfPath)
+		if err != nil {
+			return nil, fmt.Errorf("load BTF %q: %w", btfPath, err)
+		}
+		return k, nil
+	}
+	if _, statErr := os.Stat(kernelBTFPath); errors.Is(statErr, os.ErrNotExist) {
+		return nil, ErrNoBTF
+	}
+	k.btf, err = btf.LoadKernelSpec()
+	if err != nil {
+		return nil, fmt.Errorf("load kernel BTF: %w", err)
+	}
+	return k, nil
+}
+
+// available returns why m cannot attach to target here ("" if it can). err
+// is an environment failure (tracefs) that affects every choice alike.
+func (k *kernel) available(m method, target string) (string, error) {
+	switch m {
+	case methodTracepoint:
+		group, name, ok := strings.Cut(target, "/")
+		if !ok {
+			return "", fmt.Errorf("tracepoint %q: want group/name", target)
+		}
+		found, err := tracepointExists(group, name)
+		if err != nil {
+			return "", err
+		}
+		if !found {
+			return "not in this kernel's tracefs events", nil
+		}
+	case methodTPBTF, methodRawTracepoint:
+		if !k.hasType("btf_trace_" + target) {
+			return "not in this kernel's BTF", nil
+		}
+		if m == methodTPBTF {
+			if err := k.probeTracing(ebpf.AttachTraceRawTp, target); err != nil {
+				return fmt.Sprintf("tp_btf programs do not load here: %v", err), nil
+			}
+		}
+	case methodKprobe, methodKretprobe:
+		if why := k.kprobesMissing(); why != "" {
+			return why, nil
+		}
+		if !k.hasSymbol(target) {
+			return "no such kernel symbol", nil
+		}
+	case methodFentry, methodFexit:
+		if !k.hasFunc(target) {
+			return "not a function in this kernel's BTF", nil
+		}
+		at := ebpf.AttachTraceFEntry
+		if m == methodFexit {
+			at = ebpf.AttachTraceFExit
+		}
+		if err := k.probeTracing(at, target); err != nil {
+			return fmt.Sprintf("%s programs do not load here: %v", m, err), nil
+		}
+	}
+	return "", nil
+}
+
+func (k *kernel) hasType(name string) bool {
+	_, err := k.btf.AnyTypeByName(name)
+	return err == nil
+}
+
+func (k *kernel) hasFunc(name string) bool {
+	var fn *btf.Func
+	return k.btf.TypeByName(name, &fn) == nil
+}
+
+// probeTracing loads an empty BPF_PROG_TYPE_TRACING program for target.
+func (k *kernel) probeTracing(at ebpf.AttachType, target string) error {
+	key := fmt.Sprintf("%d/%s", at, target)
+	if err, ok := k.probes[key]; ok {
+		return err
+	}
+	p, err := ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
+		Type:         ebpf.Tracing,
+		AttachType:   at,
+		AttachTo:     target,
+		License:      "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+	}, ebpf.ProgramOptions{KernelTypes: k.btf, LogDisabled: true})
+	if err == nil {
+		p.Close()
+	}
+	k.probes[key] = err
+	return err
+}
+
+// kprobesMissing says why kprobes cannot be created ("" if they can): the
+// perf kprobe PMU (4.17+) or tracefs kprobe_events must exist.
+func (k *kernel) kprobesMissing() string {
+	if k.kprobe == nil {
+		ok := fileExists("/sys/bus/event_source/devices/kprobe/type")
+		if !ok {
+			if root, _, err := Tracefs(); err == nil {
+				ok = fileExists(filepath.Join(root, "kprobe_events"))
+			}
+		}
+		k.kprobe = &ok
+	}
+	if !*k.kprobe {
+		return "kprobes are not available (kernel built without CONFIG_KPROBES?)"
+	}
+	return ""
+}
+
+// hasSymbol looks target up in /proc/kallsyms (read once).
+func (k *kernel) hasSymbol(target string) bool {
+	if k.syms == nil {
+		k.syms = map[string]bool{}
+		if f, err := os.Open("/proc/kallsyms"); err == nil {
+			sc := bufio.NewScanner(f)
+			for sc.Scan() {
+				fields := strings.Fields(sc.Text())
+				if len(fields) >= 3 {
+					k.syms[fields[2]] = true
+				}
+			}
+			f.Close()
+		}
+	}
+	return k.syms[target]
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

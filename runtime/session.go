@@ -1,0 +1,264 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/features"
+	"github.com/cilium/ebpf/link"
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
+)
+
+// Map and variable names every ebtools object has (bpf/include/ebtools.bpf.h).
+const (
+	eventsMap    = "events"
+	lostMap      = "lost"
+	cgroupMap    = "cgroup_map"
+	useRingbuf   = "ebt_use_ringbuf"
+	cgroupFilter = "targ_cgroup"
+)
+
+// Options configure one run of a tool.
+type Options struct {
+	// Logger receives the runtime's logs; nil discards them.
+	Logger hclog.Logger
+	// BTFPath is an external BTF file for kernels without /sys/kernel/btf/vmlinux.
+	BTFPath string
+	// Constants sets the program's const volatile variables (targ_*) by name.
+	Constants map[string]any
+	// CgroupPath limits events to tasks in this cgroup v2 directory.
+	CgroupPath string
+}
+
+// Session is a loaded and attached tool.
+type Session struct {
+	prog    Program
+	log     hclog.Logger
+	coll    *ebpf.Collection
+	perfbuf bool
+
+	mu    sync.Mutex // guards links: Run detaches from another goroutine
+	links []link.Link
+
+	events, lost uint64 // delivered and lost event counts
+	lastLost     uint64 // last value of the BPF-side counter
+}
+
+// Start checks preconditions, loads prog with opts and attaches it. The
+// caller must Close the session.
+func Start(ctx context.Context, prog Program, opts Options) (*Session, error) {
+	began := time.Now()
+	s, chosen, err := load(prog, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.setCgroup(opts.CgroupPath); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.attach(chosen); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.log.Info("attached", "tool", prog.Name, "programs", len(s.links), "perfbuf", s.perfbuf,
+		"ms", time.Since(began).Milliseconds())
+	return s, nil
+}
+
+// Check loads prog as Start would, without attaching, and returns how each
+// hook would attach (e.g. "execve: tracepoint").
+func Check(prog Program, opts Options) ([]string, error) {
+	s, chosen, err := load(prog, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	var how []string
+	for _, c := range chosen {
+		how = append(how, fmt.Sprintf("%s: %s", c.hook, c.methods[0]))
+	}
+	return how, nil
+}
+
+// load runs every step of Start up to loading the collection.
+func load(prog Program, opts Options) (*Session, []choice, error) {
+	log := opts.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	s := &Session{prog: prog, log: log}
+	if err := CheckPrivileges(false); err != nil {
+		return nil, nil, err
+	}
+	f, err := forceFromEnv()
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := newKernel(opts.BTFPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	spec, err := prog.Load()
+	if err != nil {
+		return nil, nil, fmt.Errorf("load %s object: %w", prog.Name, err)
+	}
+	chosen, pruned, err := resolve(spec, prog.Hooks, k, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, p := range pruned {
+		log.Debug("hook pruned", "hook", p)
+	}
+	keepPrograms(spec, chosen)
+	if err := s.configure(spec, opts, f); err != nil {
+		return nil, nil, err
+	}
+	s.coll, err = ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
+		Programs: ebpf.ProgramOptions{KernelTypes: k.btf},
+	})
+	if err != nil {
+		return nil, nil, s.loadError(err)
+	}
+	return s, chosen, nil
+}
+
+// keepPrograms drops every program that no chosen hook uses, so the kernel
+// never sees programs for attach points it lacks.
+func keepPrograms(spec *ebpf.CollectionSpec, chosen []choice) {
+	keep := map[string]bool{}
+	for _, c := range chosen {
+		for _, p := range c.programs {
+			keep[p] = true
+		}
+	}
+	for name := range spec.Programs {
+		if !keep[name] {
+			delete(spec.Programs, name)
+		}
+	}
+}
+
+// configure picks the event transport and sets the constants.
+func (s *Session) configure(spec *ebpf.CollectionSpec, opts Options, f force) error {
+	if ev := spec.Maps[eventsMap]; ev != nil {
+		s.perfbuf = f.perfbuf || features.HaveMapType(ebpf.RingBuf) != nil
+		if s.perfbuf {
+			ev.Type, ev.KeySize, ev.ValueSize, ev.MaxEntries = ebpf.PerfEventArray, 4, 4, 0
+			if err := setVar(spec, useRingbuf, false); err != nil {
+				return err
+			}
+		}
+	}
+	for name, v := range opts.Constants {
+		if err := setVar(spec, name, v); err != nil {
+			return err
+		}
+	}
+	if opts.CgroupPath != "" {
+		if spec.Maps[cgroupMap] == nil {
+			return fmt.Errorf("set cgroup filter: %s has no cgroup filter", s.prog.Name)
+		}
+		return setVar(spec, cgroupFilter, true)
+	}
+	return nil
+}
+
+func setVar(spec *ebpf.CollectionSpec, name string, v any) error {
+	vs := spec.Variables[name]
+	if vs == nil {
+		return fmt.Errorf("set %q: no such variable in the object", name)
+	}
+	if err := vs.Set(v); err != nil {
+		return fmt.Errorf("set %q: %w", name, err)
+	}
+	return nil
+}
+
+// setCgroup puts the cgroup v2 directory's fd into cgroup_map.
+func (s *Session) setCgroup(path string) error {
+	if path == "" {
+		return nil
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open cgroup %q: %w", path, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err == nil && st.Type != unix.CGROUP2_SUPER_MAGIC {
+		return fmt.Errorf("open cgroup %q: not a cgroup v2 directory (mounted cgroup2 is usually /sys/fs/cgroup or /sys/fs/cgroup/unified)", path)
+	}
+	if err := s.coll.Maps[cgroupMap].Put(uint32(0), uint32(fd)); err != nil {
+		return fmt.Errorf("set cgroup %q: %w", path, err)
+	}
+	return nil
+}
+
+func (s *Session) attach(chosen []choice) error {
+	for _, c := range chosen {
+		for i, name := range c.programs {
+			m, target := c.methods[i], c.targets[i]
+			l, err := attachOne(s.coll.Programs[name], m, target)
+			if err != nil {
+				return fmt.Errorf("attach %s %q for %s: %w", m, target, c.hook, err)
+			}
+			s.links = append(s.links, l)
+			s.log.Debug("attached", "hook", c.hook, "program", name, "method", m.String(), "target", target)
+		}
+	}
+	return nil
+}
+
+func attachOne(p *ebpf.Program, m method, target string) (link.Link, error) {
+	switch m {
+	case methodTracepoint:
+		group, name, _ := strings.Cut(target, "/")
+		return link.Tracepoint(group, name, p, nil)
+	case methodTPBTF, methodFentry, methodFexit:
+		return link.AttachTracing(link.TracingOptions{Program: p})
+	case methodRawTracepoint:
+		return link.AttachRawTracepoint(link.RawTracepointOptions{Name: target, Program: p})
+	case methodKprobe:
+		return link.Kprobe(target, p, nil)
+	case methodKretprobe:
+		return link.Kretprobe(target, p, nil)
+	}
+	return nil, fmt.Errorf("attach method %d: %w", m, errors.ErrUnsupported)
+}
+
+// Map returns one of the tool's maps by name, or nil.
+func (s *Session) Map(name string) *ebpf.Map { return s.coll.Maps[name] }
+
+// detach closes every link: no new events after it returns.
+func (s *Session) detach() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.links {
+		if err := l.Close(); err != nil {
+			s.log.Warn("detach", "error", err)
+		}
+	}
+	s.links = nil
+}
+
+// Close detaches and unloads everything. It is safe to call twice.
+func (s *Session) Close() error {
+	s.detach()
+	if s.coll != nil {
+		s.coll.Close()
+		s.coll = nil
+	}
+	return nil
+}
+
+

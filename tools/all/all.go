@@ -1,0 +1,8 @@
+// Package all registers every ebtools tool. Adding a tool means one line here.
+//
+//	import _ "github.com/ebtools/ebtools/tools/all"
+package all
+
+import (
+	_ "github.com/ebtools/ebtools/tools/execsnoop"
+)

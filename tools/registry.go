@@ -1,0 +1,92 @@
+// Package tools holds the registry of ebtools' tracing tools and what every
+// tool is handed to run. Each tool lives in its own package under tools/ and
+// registers itself from init:
+//
+//	func init() { tools.Register(&Tool{}) }
+//
+// tools/all imports every tool; cmd/ebtools builds one subcommand per entry
+// of All.
+package tools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/urfave/cli/v2"
+
+	"github.com/ebtools/ebtools/output"
+	ebrt "github.com/ebtools/ebtools/runtime"
+)
+
+// Tool is one ebtools subcommand. Constructing a Tool has no side effects;
+// all work happens in Run.
+type Tool interface {
+	// Name is the subcommand, the bpf/<name>.bpf.c stem and the package name.
+	Name() string
+	// Usage is a one-line description for `ebtools --help`.
+	Usage() string
+	// Examples are shown by `ebtools <tool> --help`, one per line.
+	Examples() string
+	// Flags are the tool's own flags (the global ones are added for it).
+	Flags() []cli.Flag
+	// Program describes the BPF side, for running and for `ebtools doctor`.
+	Program() ebrt.Program
+	// Run traces until ctx ends. Errors from bad flag values wrap ErrUsage.
+	Run(ctx context.Context, c *cli.Context, env *Env) error
+}
+
+// Env is what every tool gets from the command line and main.
+type Env struct {
+	Log     hclog.Logger
+	Out     *output.Writer
+	Format  output.Format
+	BTFPath string
+}
+
+// Runtime returns runtime options for this environment.
+func (e *Env) Runtime(constants map[string]any, cgroup string) ebrt.Options {
+	return ebrt.Options{Logger: e.Log.Named("runtime"), BTFPath: e.BTFPath, Constants: constants, CgroupPath: cgroup}
+}
+
+// ErrUsage marks errors in how a tool was invoked (exit status 2).
+var ErrUsage = errors.New("usage")
+
+// Usagef returns a usage error with a formatted reason.
+func Usagef(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrUsage}, args...)...)
+}
+
+var (
+	mu       sync.Mutex
+	registry = map[string]Tool{}
+)
+
+// Register makes a tool available. It panics on a nil tool or a duplicate
+// name, which are programming errors.
+func Register(t Tool) {
+	mu.Lock()
+	defer mu.Unlock()
+	if t == nil {
+		panic("tools: Register of a nil tool")
+	}
+	if _, dup := registry[t.Name()]; dup {
+		panic("tools: Register called twice for " + t.Name())
+	}
+	registry[t.Name()] = t
+}
+
+// All returns the registered tools sorted by name.
+func All() []Tool {
+	mu.Lock()
+	defer mu.Unlock()
+	all := make([]Tool, 0, len(registry))
+	for _, t := range registry {
+		all = append(all, t)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Name() < all[j].Name() })
+	return all
+}
