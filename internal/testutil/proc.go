@@ -1,0 +1,173 @@
+package testutil
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Proc is a running ebtools whose stdout lines and stderr the test reads.
+type Proc struct {
+	Cmd    *exec.Cmd
+	lines  chan string
+	stdout io.ReadCloser
+	mu     sync.Mutex
+	stderr bytes.Buffer
+	ready  chan struct{}
+	done   chan struct{}
+	err    error
+}
+
+// Timeout bounds every wait in this package.
+const Timeout = 20 * time.Second
+
+// Start runs ebtools with args (global flags first are fine) at info log
+// level and waits until it reports its programs attached.
+func Start(t testing.TB, args ...string) *Proc {
+	t.Helper()
+	return StartCmd(t, exec.Command(Binary(t), append([]string{"--log-level", "info"}, args...)...))
+}
+
+// StartCmd starts cmd, which must run ebtools at info log level (possibly
+// through a wrapper), and waits for its readiness line on stderr.
+func StartCmd(t testing.TB, cmd *exec.Cmd) *Proc {
+	t.Helper()
+	p := &Proc{Cmd: cmd, lines: make(chan string, 1<<16), ready: make(chan struct{}), done: make(chan struct{})}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.stdout = stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %v: %v", cmd.Args, err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		sc := bufio.NewScanner(stderr)
+		signalled := false
+		for sc.Scan() {
+			p.mu.Lock()
+			p.stderr.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+			if !signalled && strings.Contains(sc.Text(), "attached: tool=") {
+				close(p.ready)
+				signalled = true
+			}
+		}
+	}()
+	go func() {
+		wg.Wait()
+		p.err = cmd.Wait()
+		close(p.lines)
+		close(p.done)
+	}()
+	select {
+	case <-p.ready:
+	case <-p.done:
+		t.Fatalf("%v exited before attaching: %v\nstderr:\n%s", cmd.Args, p.err, p.Stderr())
+	case <-time.After(Timeout):
+		t.Fatalf("%v did not attach within %v\nstderr:\n%s", cmd.Args, Timeout, p.Stderr())
+	}
+	return p
+}
+
+// Stderr returns what the process wrote to stderr so far.
+func (p *Proc) Stderr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// WaitLine returns the first stdout line (after those already consumed)
+// that match accepts, failing t after Timeout.
+func (p *Proc) WaitLine(t testing.TB, match func(string) bool) string {
+	t.Helper()
+	deadline := time.After(Timeout)
+	for {
+		select {
+		case l, ok := <-p.lines:
+			if !ok {
+				t.Fatalf("stdout ended without a matching line\nstderr:\n%s", p.Stderr())
+			}
+			if match(l) {
+				return l
+			}
+		case <-deadline:
+			t.Fatalf("no matching line within %v\nstderr:\n%s", Timeout, p.Stderr())
+		}
+	}
+}
+
+// Stop sends sig, waits for exit and returns every stdout line not yet
+// consumed and the exit code.
+func (p *Proc) Stop(t testing.TB, sig os.Signal) (rest []string, code int) {
+	t.Helper()
+	if err := p.Cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal: %v", err)
+	}
+	return p.Wait(t)
+}
+
+// Wait waits for exit and returns unconsumed stdout lines and the exit code.
+func (p *Proc) Wait(t testing.TB) (rest []string, code int) {
+	t.Helper()
+	deadline := time.After(Timeout)
+	for {
+		select {
+		case l, ok := <-p.lines:
+			if !ok {
+				<-p.done
+				return rest, exitCode(p.Cmd)
+			}
+			rest = append(rest, l)
+		case <-deadline:
+			t.Fatalf("process did not exit within %v\nstderr:\n%s", Timeout, p.Stderr())
+		}
+	}
+}
+
+// CloseStdout closes the test's end of the stdout pipe, as `| head` does.
+func (p *Proc) CloseStdout() { p.stdout.Close() }
+
+// Done is closed once the process has exited and its output is read.
+func (p *Proc) Done() <-chan struct{} { return p.done }
+
+// ExitCode is the exit code after Done, -1 if killed by a signal.
+func (p *Proc) ExitCode() int { return exitCode(p.Cmd) }
+
+func exitCode(cmd *exec.Cmd) int {
+	if cmd.ProcessState == nil {
+		return -1
+	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return -1
+	}
+	return cmd.ProcessState.ExitCode()
+}
