@@ -75,6 +75,12 @@ func NewClock() *Clock {
 	return &Clock{boot: time.Now().UnixNano() - int64(mono), start: mono}
 }
 
+// NewClockAt returns a Clock for which CLOCK_MONOTONIC zero was at boot and
+// whose start is the monotonic time start (for tests and replays).
+func NewClockAt(boot time.Time, start uint64) *Clock {
+	return &Clock{boot: boot.UnixNano(), start: start}
+}
+
 // Wall returns the wall-clock time of a CLOCK_MONOTONIC timestamp.
 func (c *Clock) Wall(ktime uint64) time.Time { return time.Unix(0, c.boot+int64(ktime)) }
 

@@ -80,6 +80,9 @@ func WatchClosed(f *os.File, onClose func()) {
 				onClose()
 				return
 			}
+			if n > 0 { // POLLNVAL: the fd itself was closed; writes will say so
+				return
+			}
 		}
 	}()
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	goruntime "runtime"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -108,14 +109,20 @@ func Doctor(btfPath string) []Fact {
 		add("kprobes", true, "available")
 	}
 	feature("xdp", features.HaveProgramType(ebpf.XDP))
-	add("lockdown", true, "%s", lockdown())
+	mode := lockdown()
+	add("lockdown", mode != "confidentiality", "%s", mode)
 	return facts
 }
 
 // lockdown describes the kernel lockdown mode, which can forbid BPF reads
 // of kernel memory ("confidentiality").
 func lockdown() string {
-	if b, err := os.ReadFile("/sys/kernel/security/lockdown"); err == nil {
+	const file = "/sys/kernel/security/lockdown"
+	b, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		b, err = readSecurityfsPrivately("lockdown")
+	}
+	if err == nil {
 		// "none [integrity] confidentiality": the bracketed word is active.
 		s := string(bytes.TrimSpace(b))
 		if i, j := strings.IndexByte(s, '['), strings.IndexByte(s, ']'); i >= 0 && j > i {
@@ -123,12 +130,41 @@ func lockdown() string {
 		}
 		return s
 	}
-	if cfg := kernelConfig(); cfg != nil {
-		if !bytes.Contains(cfg, []byte("CONFIG_SECURITY_LOCKDOWN_LSM=y")) {
-			return "none (kernel built without the lockdown LSM)"
-		}
+	if cfg := kernelConfig(); cfg != nil && !bytes.Contains(cfg, []byte("CONFIG_SECURITY_LOCKDOWN_LSM=y")) {
+		return "none (kernel built without the lockdown LSM)"
 	}
-	return "unknown (securityfs not mounted at /sys/kernel/security)"
+	return fmt.Sprintf("unknown: %v", err)
+}
+
+// readSecurityfsPrivately reads a securityfs file when securityfs is not
+// mounted, by mounting it in a mount namespace private to one OS thread, so
+// the host's mounts stay as they are.
+func readSecurityfsPrivately(name string) ([]byte, error) {
+	type result struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		// Never unlocked: the thread, and its namespace, end with the goroutine.
+		goruntime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			ch <- result{err: fmt.Errorf("unshare mount namespace: %w", err)}
+			return
+		}
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			ch <- result{err: fmt.Errorf("make mounts private: %w", err)}
+			return
+		}
+		if err := unix.Mount("securityfs", "/sys/kernel/security", "securityfs", unix.MS_RDONLY, ""); err != nil {
+			ch <- result{err: fmt.Errorf("mount securityfs: %w", err)}
+			return
+		}
+		b, err := os.ReadFile("/sys/kernel/security/" + name)
+		ch <- result{b, err}
+	}()
+	r := <-ch
+	return r.b, r.err
 }
 
 func kernelConfig() []byte {

@@ -119,6 +119,9 @@ func load(prog Program, opts Options) (*Session, []choice, error) {
 	for _, p := range pruned {
 		log.Debug("hook pruned", "hook", p)
 	}
+	if path, mounted, err := Tracefs(); err == nil && mounted {
+		log.Info("tracefs was not mounted: mounted it", "path", path)
+	}
 	keepPrograms(spec, chosen)
 	if err := s.configure(spec, opts, f); err != nil {
 		return nil, nil, err

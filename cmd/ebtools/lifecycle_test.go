@@ -1,0 +1,126 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ebtools/ebtools/internal/testutil"
+)
+
+// These tests use execsnoop as the vehicle for behaviour every tool shares:
+// startup without tracefs, the perf buffer fallback, flushing into pipes,
+// ending on a closed pipe, -d and signals.
+
+func children() []string { return []string{"execsnoop", "-P", strconv.Itoa(os.Getpid())} }
+
+func exec1(t *testing.T, args ...string) int {
+	t.Helper()
+	cmd := exec.Command("/bin/echo", args...)
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
+}
+
+func suffix(s string) func(string) bool {
+	return func(l string) bool { return strings.HasSuffix(l, s) }
+}
+
+// TestWithoutTracefs unmounts every tracefs in a mount namespace of its own
+// and runs ebtools there: it must mount tracefs itself and work.
+func TestWithoutTracefs(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	script := `for m in $(awk '$3 == "tracefs" { print $2 }' /proc/self/mounts | sort -r); do umount "$m" || exit 97; done
+if grep -q ' tracefs ' /proc/self/mounts; then exit 98; fi
+exec "$0" "$@"`
+	args := append([]string{"-c", script, testutil.Binary(t), "--log-level", "debug"}, children()...)
+	cmd := exec.Command("/bin/sh", args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS} // Go makes mounts private
+	p := testutil.StartCmd(t, cmd)
+	exec1(t, "no-tracefs")
+	p.WaitLine(t, suffix("/bin/echo no-tracefs"))
+	if !strings.Contains(p.Stderr(), "tracefs was not mounted: mounted it: path=/sys/kernel/tracing") {
+		t.Errorf("no report of mounting tracefs:\n%s", p.Stderr())
+	}
+	if _, code := p.Stop(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("exit %d\n%s", code, p.Stderr())
+	}
+}
+
+// TestPerfBufferFallback forces the pre-5.8 perf buffer path.
+func TestPerfBufferFallback(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	cmd := exec.Command(testutil.Binary(t), append([]string{"--log-level", "info"}, children()...)...)
+	cmd.Env = append(os.Environ(), "EBTOOLS_FORCE=perfbuf")
+	p := testutil.StartCmd(t, cmd)
+	if !strings.Contains(p.Stderr(), "perfbuf=true") {
+		t.Fatalf("perf buffer not used:\n%s", p.Stderr())
+	}
+	for i := 0; i < 200; i++ {
+		exec1(t, "perf-path", strconv.Itoa(i))
+	}
+	for i := 0; i < 200; i++ {
+		p.WaitLine(t, suffix("/bin/echo perf-path "+strconv.Itoa(i)))
+	}
+	if _, code := p.Stop(t, syscall.SIGTERM); code != 0 || !strings.Contains(p.Stderr(), "lost=0") {
+		t.Errorf("exit %d, stderr:\n%s", code, p.Stderr())
+	}
+}
+
+// TestPipeLatency: with stdout a pipe, a lone event's row arrives promptly,
+// not when a buffer fills or the tool exits.
+func TestPipeLatency(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	p := testutil.Start(t, children()...)
+	p.WaitLine(t, func(l string) bool { return strings.HasPrefix(l, "PCOMM") })
+	began := time.Now()
+	exec1(t, "latency")
+	p.WaitLine(t, suffix("/bin/echo latency"))
+	took := time.Since(began)
+	t.Logf("exec to row on the pipe: %v", took)
+	if took > time.Second {
+		t.Errorf("row took %v to reach the pipe, want under 1s", took)
+	}
+}
+
+// TestClosedPipe is `ebtools execsnoop | head -2`: once the reader is gone
+// ebtools exits 0, promptly and silently, even with no further events.
+func TestClosedPipe(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	cmd := exec.Command(testutil.Binary(t), append([]string{"--log-level", "info"}, children()...)...)
+	p := testutil.StartCmd(t, cmd)
+	exec1(t, "first")
+	p.WaitLine(t, suffix("/bin/echo first"))
+	p.CloseStdout()
+	select {
+	case <-p.Done():
+	case <-time.After(3 * time.Second):
+		t.Fatal("still running 3s after its reader went away")
+	}
+	if code := p.ExitCode(); code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(p.Stderr()), "\n") {
+		if !strings.Contains(l, "[INFO]") {
+			t.Errorf("unexpected stderr line %q", l)
+		}
+	}
+}
+
+// TestDuration: -d stops the tool by itself with exit 0.
+func TestDuration(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	began := time.Now()
+	p := testutil.Start(t, append(children(), "-d", "1")...)
+	if _, code := p.Wait(t); code != 0 {
+		t.Errorf("exit %d\n%s", code, p.Stderr())
+	}
+	if took := time.Since(began); took < time.Second || took > 5*time.Second {
+		t.Errorf("ran %v with -d 1", took)
+	}
+}

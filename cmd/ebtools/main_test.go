@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/ebtools/ebtools/internal/testutil"
+)
+
+func TestMain(m *testing.M) { testutil.Main(m) }
+
+// ebtools runs the binary to completion and returns stdout, stderr, exit code.
+func ebtools(t *testing.T, cmd *exec.Cmd) (string, string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string // in the one stderr line
+	}{
+		{"unknown flag", []string{"execsnoop", "--bogus"}, "flag provided but not defined: -bogus"},
+		{"bad flag value", []string{"execsnoop", "-p", "abc"}, "invalid value \"abc\""},
+		{"out of range", []string{"execsnoop", "--max-args", "100"}, "--max-args 100: want 1 to 60"},
+		{"bad output", []string{"-o", "xml", "execsnoop"}, "parse output format \"xml\""},
+		{"bad output after tool", []string{"execsnoop", "-o", "yaml"}, "parse output format \"yaml\""},
+		{"bad log level", []string{"--log-level", "loud", "execsnoop"}, "--log-level \"loud\""},
+		{"bad duration", []string{"execsnoop", "-d", "-1"}, "-d/--duration"},
+		{"unknown tool", []string{"nosuchtool"}, "unknown tool \"nosuchtool\""},
+		{"stray argument", []string{"execsnoop", "extra"}, "unexpected argument \"extra\""},
+	}
+	bin := testutil.Binary(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := ebtools(t, exec.Command(bin, tt.args...))
+			if code != 2 {
+				t.Errorf("exit code = %d, want 2", code)
+			}
+			if strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "ebtools: ") || !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr = %q, want one line with %q", stderr, tt.want)
+			}
+			if stdout != "" {
+				t.Errorf("stdout = %q, want nothing", stdout)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	bin := testutil.Binary(t)
+	out, _, code := ebtools(t, exec.Command(bin, "--help"))
+	if code != 0 || !strings.Contains(out, "execsnoop  Trace new processes") || !strings.Contains(out, "doctor") {
+		t.Errorf("ebtools --help (exit %d) does not list the tools:\n%s", code, out)
+	}
+	out, _, code = ebtools(t, exec.Command(bin, "execsnoop", "--help"))
+	for _, want := range []string{"EXAMPLES:", "ebtools execsnoop -x", "--fails, -x", "--max-args", "--output value, -o value", "--duration SECONDS, -d SECONDS"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("ebtools execsnoop --help (exit %d) lacks %q:\n%s", code, want, out)
+		}
+	}
+	out, _, code = ebtools(t, exec.Command(bin, "--version"))
+	if code != 0 || !strings.HasPrefix(out, "ebtools version ") {
+		t.Errorf("--version = %q (exit %d)", out, code)
+	}
+}
+
+func TestUnprivileged(t *testing.T) {
+	testutil.RequirePrivileged(t) // to become another user
+	cmd := exec.Command(testutil.Binary(t), "execsnoop")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	_, stderr, code := ebtools(t, cmd)
+	want := "ebtools: ebtools needs root (or CAP_BPF and CAP_PERFMON): run with sudo\n"
+	if code != 1 || stderr != want {
+		t.Errorf("as nobody: exit %d, stderr %q; want exit 1, %q", code, stderr, want)
+	}
+}
+
+// TestDoctor checks doctor's kprobes verdict against the kernel config.
+func TestDoctor(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	out, stderr, code := ebtools(t, exec.Command(testutil.Binary(t), "doctor"))
+	if code != 0 {
+		t.Fatalf("doctor exit %d: %s", code, stderr)
+	}
+	lines := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(l)
+		if f[0] == "tool" {
+			lines["tool "+f[1]] = strings.Join(f[2:], " ")
+		} else {
+			lines[f[0]] = strings.Join(f[1:], " ")
+		}
+	}
+	for _, name := range []string{"kernel", "privileges", "btf", "tracefs", "ringbuf", "tracepoints", "tp_btf", "kprobes", "fentry", "xdp", "lockdown", "tool execsnoop"} {
+		if _, ok := lines[name]; !ok {
+			t.Errorf("doctor has no %q line:\n%s", name, out)
+		}
+	}
+	if !strings.HasPrefix(lines["tool execsnoop"], "yes") {
+		t.Errorf("execsnoop cannot run here per doctor: %s", lines["tool execsnoop"])
+	}
+	if cfg := kernelConfig(t); cfg != "" {
+		want := "yes"
+		if strings.Contains(cfg, "# CONFIG_KPROBES is not set") {
+			want = "no"
+		}
+		if !strings.HasPrefix(lines["kprobes"], want) {
+			t.Errorf("kprobes = %q, want %s per /proc/config.gz", lines["kprobes"], want)
+		}
+	}
+}
+
+func kernelConfig(t *testing.T) string {
+	f, err := os.Open("/proc/config.gz")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -1,0 +1,120 @@
+package output
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+var (
+	boot  = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	start = uint64(10 * time.Second)
+)
+
+// testColumns covers every kind, alignment and visibility.
+var testColumns = []Column{
+	{Header: "PID", Key: "pid", Width: 7},
+	{Header: "RET", Key: "ret", Width: 4, Align: Right},
+	{Key: "json_only"},
+	{Header: "NAME", Key: "name", Width: 6},
+	{Header: "TEXT_ONLY", Width: 10},
+	{Header: "ITEMS", Key: "items", Quote: true},
+}
+
+func fillRows() []*Row {
+	r1 := NewRow(len(testColumns))
+	r1.Reset(start + uint64(1500*time.Millisecond))
+	r1.Uint(0, 42)
+	r1.Int(1, -13)
+	r1.Bool(2, true)
+	r1.Str(3, []byte("averyverylongname"), false)
+	r1.Str(4, []byte("cut"), true)
+	r1.Item(5, []byte("a b"), false)
+	r1.Item(5, []byte("c\nd"), true)
+	r1.More(5)
+
+	r2 := NewRow(len(testColumns)) // unset values
+	r2.Reset(start + uint64(61*time.Second))
+	r2.Uint(0, 1)
+	return []*Row{r1, r2}
+}
+
+func TestFormatGolden(t *testing.T) {
+	tests := []struct {
+		name   string
+		format Format
+		time   TimeColumn
+	}{
+		{"text", Text, NoTime},
+		{"text-clock", Text, ClockTime},
+		{"text-relative", Text, RelativeTime},
+		{"json", JSON, NoTime},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			w := NewWriter(&buf)
+			f := New(w, tt.format, testColumns, Options{Time: tt.time, Clock: NewClockAt(boot, start)})
+			if err := f.Header(); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range fillRows() {
+				if err := f.Write(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if tt.format == JSON {
+				for _, l := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+					if !json.Valid(l) {
+						t.Errorf("invalid JSON line %s", l)
+					}
+				}
+			}
+			golden := filepath.Join("testdata", tt.name+".golden")
+			if *update {
+				os.WriteFile(golden, buf.Bytes(), 0o644)
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if buf.String() != string(want) {
+				t.Errorf("output differs from %s (go test -update):\n%s", golden, buf.String())
+			}
+		})
+	}
+}
+
+func TestParseFormat(t *testing.T) {
+	for in, want := range map[string]Format{"text": Text, "json": JSON} {
+		if got, err := ParseFormat(in); err != nil || got != want {
+			t.Errorf("ParseFormat(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "JSON", "xml"} {
+		if _, err := ParseFormat(bad); err == nil {
+			t.Errorf("ParseFormat(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestWriteDoesNotAllocate(t *testing.T) {
+	rows := fillRows()
+	for _, format := range []Format{Text, JSON} {
+		f := New(NewWriter(io.Discard), format, testColumns, Options{Time: ClockTime})
+		f.Write(rows[0])
+		if n := testing.AllocsPerRun(1000, func() { f.Write(rows[0]); f.Write(rows[1]) }); n != 0 {
+			t.Errorf("format %d: %v allocations per row pair", format, n)
+		}
+	}
+}
