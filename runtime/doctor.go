@@ -82,7 +82,7 @@ func Doctor(btfPath string) []Fact {
 
 	tpErr := features.HaveProgramType(ebpf.TracePoint)
 	if tpErr == nil && root != "" {
-		if ok, _ := tracepointExists("syscalls", "sys_enter_openat"); !ok {
+		if ok, _ := (&kernel{}).tracepointExists("syscalls", "sys_enter_openat"); !ok {
 			tpErr = errors.New("no syscall tracepoints (kernel built without CONFIG_FTRACE_SYSCALLS?)")
 		}
 	}

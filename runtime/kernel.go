@@ -21,6 +21,8 @@ type kernel struct {
 	probes map[string]error
 	kprobe *bool
 	syms   map[string]bool
+	// mountedTracefs is where this process mounted tracefs, if it did.
+	mountedTracefs string
 }
 
 // newKernel loads the BTF that CO-RE relocations and hook checks use: the
@@ -54,7 +56,7 @@ func (k *kernel) available(m method, target string) (string, error) {
 		if !ok {
 			return "", fmt.Errorf("tracepoint %q: want group/name", target)
 		}
-		found, err := tracepointExists(group, name)
+		found, err := k.tracepointExists(group, name)
 		if err != nil {
 			return "", err
 		}

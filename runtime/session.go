@@ -119,8 +119,8 @@ func load(prog Program, opts Options) (*Session, []choice, error) {
 	for _, p := range pruned {
 		log.Debug("hook pruned", "hook", p)
 	}
-	if path, mounted, err := Tracefs(); err == nil && mounted {
-		log.Info("tracefs was not mounted: mounted it", "path", path)
+	if k.mountedTracefs != "" {
+		log.Info("tracefs was not mounted: mounted it", "path", k.mountedTracefs)
 	}
 	keepPrograms(spec, chosen)
 	if err := s.configure(spec, opts, f); err != nil {

@@ -75,10 +75,13 @@ func findTracefs() string {
 }
 
 // tracepointExists reports whether tracefs lists group/name.
-func tracepointExists(group, name string) (bool, error) {
-	root, _, err := Tracefs()
+func (k *kernel) tracepointExists(group, name string) (bool, error) {
+	root, mounted, err := Tracefs()
 	if err != nil {
 		return false, err
+	}
+	if mounted {
+		k.mountedTracefs = root
 	}
 	_, err = os.Stat(filepath.Join(root, "events", group, name, "id"))
 	if errors.Is(err, os.ErrNotExist) {

@@ -1,0 +1,53 @@
+# ebtools: build, generate the BPF objects, test.
+#
+#   make             build ./ebtools
+#   sudo make test   run every test (the privileged ones need root)
+#   make generate    rebuild tools/*/*_bpfel.{go,o} from bpf/*.bpf.c (needs clang-14, llvm-14, libbpf-dev)
+#   make check-generated   regenerate and fail if the committed objects differ
+
+GO      ?= go
+BPFTOOL ?= bpftool
+
+.PHONY: all build generate check-generated check-nocgo vmlinux test test-unit microbench lint clean
+
+all: build
+
+build:
+	$(GO) build -o ebtools ./cmd/ebtools
+
+generate:
+	$(GO) generate ./tools/...
+
+# The committed objects must be what `make generate` produces from the sources.
+check-generated: generate
+	@if ! git diff --quiet -- tools bpf || [ -n "$$(git status --porcelain -- tools bpf)" ]; then \
+		git status --short -- tools bpf; \
+		echo "check-generated: generated BPF files differ from the committed ones: run make generate and commit"; \
+		exit 1; \
+	fi
+	@echo "check-generated: generated files match"
+
+# go build and go install need no C toolchain: build with only Go on PATH.
+check-nocgo:
+	env PATH="$$(dirname "$$(command -v $(GO))")" CGO_ENABLED=0 $(GO) build -buildvcs=false ./...
+	env PATH="$$(dirname "$$(command -v $(GO))")" CGO_ENABLED=0 GOARCH=arm64 $(GO) build -buildvcs=false -o /dev/null ./cmd/ebtools
+	@echo "check-nocgo: builds without clang or cgo (amd64 and arm64)"
+
+# vmlinux.h is pinned: regenerate it only on purpose, from this machine's BTF.
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > bpf/include/vmlinux.h
+
+# The README's test command. Privileged tests skip for non-root users unless
+# EBTOOLS_REQUIRE_PRIVILEGED=1 (CI), which turns a skip into a failure.
+test:
+	$(GO) test -count=1 ./...
+
+microbench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above are not formatted"; exit 1; }
+	$(GO) vet ./...
+
+clean:
+	rm -f ebtools

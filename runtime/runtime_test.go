@@ -1,0 +1,154 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+
+	"github.com/ebtools/ebtools/internal/testutil"
+)
+
+func TestForceFromEnv(t *testing.T) {
+	tests := []struct {
+		env     string
+		want    force
+		wantErr bool
+	}{
+		{"", force{}, false},
+		{"perfbuf", force{perfbuf: true}, false},
+		{"tracepoint, kprobe", force{tracepoint: true, kprobe: true}, false},
+		{"ringbuf", force{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.env, func(t *testing.T) {
+			t.Setenv("EBTOOLS_FORCE", tt.env)
+			got, err := forceFromEnv()
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Errorf("forceFromEnv() = %+v, %v; want %+v, error %v", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+func prog(typ ebpf.ProgramType, at ebpf.AttachType, section, target string) *ebpf.ProgramSpec {
+	return &ebpf.ProgramSpec{
+		Type: typ, AttachType: at, SectionName: section, AttachTo: target, License: "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+	}
+}
+
+// testSpec has one program per attach method, some for hooks that exist on
+// any kernel ebtools supports and some for hooks that exist on none.
+func testSpec() *ebpf.CollectionSpec {
+	return &ebpf.CollectionSpec{Programs: map[string]*ebpf.ProgramSpec{
+		"tp":         prog(ebpf.TracePoint, 0, "tracepoint/syscalls/sys_enter_openat", "syscalls/sys_enter_openat"),
+		"tp_missing": prog(ebpf.TracePoint, 0, "tracepoint/syscalls/sys_enter_ebtools_none", "syscalls/sys_enter_ebtools_none"),
+		"btf":        prog(ebpf.Tracing, ebpf.AttachTraceRawTp, "tp_btf/sched_switch", "sched_switch"),
+		"kp":         prog(ebpf.Kprobe, 0, "kprobe/do_sys_openat2", "do_sys_openat2"),
+		"fentry":     prog(ebpf.Tracing, ebpf.AttachTraceFEntry, "fentry/do_sys_openat2", "do_sys_openat2"),
+	}}
+}
+
+func TestOrderChoices(t *testing.T) {
+	sets := [][]string{{"btf"}, {"tp"}, {"kp"}, {"fentry"}}
+	got := orderChoices(testSpec(), sets, force{kprobe: true})
+	if want := "[[kp] [fentry] [btf] [tp]]"; fmtSets(got) != want {
+		t.Errorf("forced order = %s, want %s", fmtSets(got), want)
+	}
+	if got := orderChoices(testSpec(), sets, force{}); fmtSets(got) != fmtSets(sets) {
+		t.Errorf("unforced order changed: %s", fmtSets(got))
+	}
+}
+
+func fmtSets(s [][]string) string {
+	var b strings.Builder
+	b.WriteString("[")
+	for i, set := range s {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		b.WriteString("[" + strings.Join(set, " ") + "]")
+	}
+	return b.String() + "]"
+}
+
+// TestResolve runs hook selection against this kernel: the choice made must
+// be the best one that really exists here, kprobe/fentry included.
+func TestResolve(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	k, err := newKernel("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kprobeOK := k.kprobesMissing() == ""
+	fentryOK := k.probeTracing(ebpf.AttachTraceFEntry, "do_sys_openat2") == nil
+	t.Logf("this kernel: kprobes %v, fentry %v", kprobeOK, fentryOK)
+
+	tests := []struct {
+		name  string
+		force force
+		hook  Hook
+		want  string // chosen program, "" if pruned
+		err   error
+	}{
+		{"tp_btf first", force{}, Hook{Name: "h", Choices: [][]string{{"btf"}, {"tp"}}}, "btf", nil},
+		{"forced classic tracepoint", force{tracepoint: true}, Hook{Name: "h", Choices: [][]string{{"btf"}, {"tp"}}}, "tp", nil},
+		{"missing tracepoint falls back", force{}, Hook{Name: "h", Choices: [][]string{{"tp_missing"}, {"tp"}}}, "tp", nil},
+		{"optional missing is pruned", force{}, Hook{Name: "h", Optional: true, Choices: [][]string{{"tp_missing"}}}, "", nil},
+		{"required missing fails", force{}, Hook{Name: "h", Choices: [][]string{{"tp_missing"}}}, "", ErrNoHook},
+		{"kprobe only where kprobes exist", force{kprobe: true}, Hook{Name: "h", Choices: [][]string{{"tp"}, {"kp"}}},
+			map[bool]string{true: "kp", false: "tp"}[kprobeOK], nil},
+		{"fentry only where it loads", force{kprobe: true}, Hook{Name: "h", Choices: [][]string{{"tp"}, {"fentry"}}},
+			map[bool]string{true: "fentry", false: "tp"}[fentryOK], nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			chosen, pruned, err := resolve(testSpec(), []Hook{tt.hook}, k, tt.force)
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("err = %v, want %v", err, tt.err)
+			}
+			if err != nil {
+				return
+			}
+			got := ""
+			if len(chosen) == 1 {
+				got = chosen[0].programs[0]
+			}
+			if got != tt.want {
+				t.Errorf("chose %q (pruned %v), want %q", got, pruned, tt.want)
+			}
+			if tt.want == "" && len(pruned) != 1 {
+				t.Errorf("pruned = %v, want the hook", pruned)
+			}
+		})
+	}
+}
+
+// TestVerifierRejection: a program the verifier refuses gives one sentence.
+func TestVerifierRejection(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	bad := prog(ebpf.TracePoint, 0, "tracepoint/syscalls/sys_enter_openat", "syscalls/sys_enter_openat")
+	bad.Instructions = asm.Instructions{asm.LoadMem(asm.R0, asm.R1, 30000, asm.DWord), asm.Return()}
+	p := Program{
+		Name:  "bad",
+		Load:  func() (*ebpf.CollectionSpec, error) { return &ebpf.CollectionSpec{Programs: map[string]*ebpf.ProgramSpec{"bad": bad}}, nil },
+		Hooks: []Hook{{Name: "openat", Choices: [][]string{{"bad"}}}},
+	}
+	_, err := Start(context.Background(), p, Options{})
+	if err == nil || !strings.Contains(err.Error(), "the kernel's verifier rejected it (") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("Start = %v, want a one-line verifier rejection", err)
+	}
+}
+
+func TestBTFFile(t *testing.T) {
+	if _, err := newKernel("/nonexistent/vmlinux.btf"); err == nil || !strings.Contains(err.Error(), `load BTF "/nonexistent/vmlinux.btf"`) {
+		t.Errorf("newKernel with a missing file = %v", err)
+	}
+	if _, err := newKernel(kernelBTFPath); err != nil {
+		t.Errorf("newKernel(%q) = %v", kernelBTFPath, err)
+	}
+}
