@@ -100,6 +100,9 @@ func Doctor(btfPath string) []Fact {
 				break
 			}
 		}
+		if fentryErr != nil {
+			fentryErr = fmt.Errorf("an empty fentry program does not load: %w", fentryErr)
+		}
 		feature("fentry", fentryErr)
 	}
 	kp := &kernel{}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -137,7 +138,10 @@ func (k *kernel) kprobesMissing() string {
 		k.kprobe = &ok
 	}
 	if !*k.kprobe {
-		return "kprobes are not available (kernel built without CONFIG_KPROBES?)"
+		if cfg := kernelConfig(); bytes.Contains(cfg, []byte("# CONFIG_KPROBES is not set")) {
+			return "kernel built without CONFIG_KPROBES"
+		}
+		return "no kprobe PMU and no kprobe_events in tracefs"
 	}
 	return ""
 }

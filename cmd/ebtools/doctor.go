@@ -29,7 +29,7 @@ func doctorCommand(stdout, stderr *os.File) *cli.Command {
 
 func doctor(stdout *os.File, g globals) error {
 	w := func(name, status, detail string) {
-		fmt.Fprintf(stdout, "%-13s %-4s %s\n", name, status, detail)
+		fmt.Fprintf(stdout, "%-16s %-4s %s\n", name, status, detail)
 	}
 	privileged := true
 	for _, f := range ebrt.Doctor(g.btfPath) {
