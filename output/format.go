@@ -85,7 +85,9 @@ func NewClockAt(boot time.Time, start uint64) *Clock {
 func (c *Clock) Wall(ktime uint64) time.Time { return time.Unix(0, c.boot+int64(ktime)) }
 
 // Since returns how long after the clock's start ktime lies.
-func (c *Clock) Since(ktime uint64) time.Duration { return time.Duration(int64(ktime) - int64(c.start)) }
+func (c *Clock) Since(ktime uint64) time.Duration {
+	return time.Duration(int64(ktime) - int64(c.start))
+}
 
 type jsonFormatter struct {
 	w     *Writer

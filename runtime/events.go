@@ -187,4 +187,3 @@ func (s *Session) addLost(n uint64) {
 
 // Lost returns how many events were lost so far.
 func (s *Session) Lost() uint64 { return s.lost }
-

@@ -134,8 +134,10 @@ func TestVerifierRejection(t *testing.T) {
 	bad := prog(ebpf.TracePoint, 0, "tracepoint/syscalls/sys_enter_openat", "syscalls/sys_enter_openat")
 	bad.Instructions = asm.Instructions{asm.LoadMem(asm.R0, asm.R1, 30000, asm.DWord), asm.Return()}
 	p := Program{
-		Name:  "bad",
-		Load:  func() (*ebpf.CollectionSpec, error) { return &ebpf.CollectionSpec{Programs: map[string]*ebpf.ProgramSpec{"bad": bad}}, nil },
+		Name: "bad",
+		Load: func() (*ebpf.CollectionSpec, error) {
+			return &ebpf.CollectionSpec{Programs: map[string]*ebpf.ProgramSpec{"bad": bad}}, nil
+		},
 		Hooks: []Hook{{Name: "openat", Choices: [][]string{{"bad"}}}},
 	}
 	_, err := Start(context.Background(), p, Options{})

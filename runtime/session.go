@@ -263,5 +263,3 @@ func (s *Session) Close() error {
 	}
 	return nil
 }
-
-
