@@ -2,7 +2,7 @@
 #
 #   make             build ./ebtools
 #   sudo make test   run every test (the privileged ones need root)
-#   make generate    rebuild tools/*/*_bpfel.{go,o} from bpf/*.bpf.c (needs clang-14, llvm-14, libbpf-dev)
+#   make generate    rebuild every *_bpfel.{go,o} from its .bpf.c (needs clang-14, llvm-14, libbpf-dev)
 #   make check-generated   regenerate and fail if the committed objects differ
 
 GO      ?= go
@@ -16,12 +16,12 @@ build:
 	$(GO) build -o ebtools ./cmd/ebtools
 
 generate:
-	$(GO) generate ./tools/...
+	$(GO) generate ./...
 
 # The committed objects must be what `make generate` produces from the sources.
 check-generated: generate
-	@if ! git diff --quiet -- tools bpf || [ -n "$$(git status --porcelain -- tools bpf)" ]; then \
-		git status --short -- tools bpf; \
+	@if [ -n "$$(git status --porcelain -- ':(glob)**/*_bpfel*')" ]; then \
+		git status --short -- ':(glob)**/*_bpfel*'; \
 		echo "check-generated: generated BPF files differ from the committed ones: run make generate and commit"; \
 		exit 1; \
 	fi

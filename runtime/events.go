@@ -35,9 +35,8 @@ const (
 // reader hides the difference between ring and perf buffers.
 type reader interface {
 	SetDeadline(time.Time)
-	// read returns the next sample, or the number of samples the kernel
-	// dropped (perf buffers only) with a nil sample.
-	read() (raw []byte, dropped uint64, err error)
+	// read returns the next sample.
+	read() ([]byte, error)
 	Flush() error
 	Close() error
 }
@@ -47,9 +46,9 @@ type ringReader struct {
 	rec ringbuf.Record
 }
 
-func (r *ringReader) read() ([]byte, uint64, error) {
+func (r *ringReader) read() ([]byte, error) {
 	err := r.ReadInto(&r.rec)
-	return r.rec.RawSample, 0, err
+	return r.rec.RawSample, err
 }
 
 type perfReader struct {
@@ -57,12 +56,15 @@ type perfReader struct {
 	rec perf.Record
 }
 
-func (r *perfReader) read() ([]byte, uint64, error) {
-	err := r.ReadInto(&r.rec)
-	if err == nil && r.rec.LostSamples > 0 {
-		return nil, r.rec.LostSamples, nil
+func (r *perfReader) read() ([]byte, error) {
+	for {
+		err := r.ReadInto(&r.rec)
+		// The kernel's lost-sample records repeat what ebt_output already
+		// counted when bpf_perf_event_output failed: skip them.
+		if err != nil || r.rec.LostSamples == 0 {
+			return r.rec.RawSample, err
+		}
 	}
-	return r.rec.RawSample, 0, err
 }
 
 func (s *Session) newReader() (reader, error) {
@@ -89,11 +91,10 @@ func (s *Session) newReader() (reader, error) {
 // flushes h and returns nil. Lost events are logged as they are noticed and
 // in total at the end.
 func (s *Session) Run(ctx context.Context, h Handler) error {
-	rd, err := s.newReader()
-	if err != nil {
-		return err
+	rd := s.reader
+	if rd == nil {
+		return fmt.Errorf("read events: %s has no %q map", s.prog.Name, eventsMap)
 	}
-	defer rd.Close()
 
 	done := make(chan struct{})
 	defer close(done)
@@ -106,7 +107,7 @@ func (s *Session) Run(ctx context.Context, h Handler) error {
 		}
 	}()
 
-	err = s.loop(rd, h)
+	err := s.loop(rd, h)
 	s.pollLost()
 	if ferr := h.Flush(); err == nil {
 		err = ferr
@@ -127,11 +128,9 @@ func (s *Session) loop(rd reader, h Handler) error {
 			deadline = pending.Add(flushDelay)
 		}
 		rd.SetDeadline(deadline)
-		raw, dropped, err := rd.read()
+		raw, err := rd.read()
 		now := time.Now()
 		switch {
-		case err == nil && dropped > 0:
-			s.addLost(dropped)
 		case err == nil:
 			s.events++
 			if err := h.Event(raw); err != nil {

@@ -42,6 +42,7 @@ type Session struct {
 	log     hclog.Logger
 	coll    *ebpf.Collection
 	perfbuf bool
+	reader  reader // nil for tools without an events map
 
 	mu    sync.Mutex // guards links: Run detaches from another goroutine
 	links []link.Link
@@ -61,6 +62,14 @@ func Start(ctx context.Context, prog Program, opts Options) (*Session, error) {
 	if err := s.setCgroup(opts.CgroupPath); err != nil {
 		s.Close()
 		return nil, err
+	}
+	// The reader exists before any program runs: a perf event array has no
+	// buffers to write to until it is opened.
+	if s.coll.Maps[eventsMap] != nil {
+		if s.reader, err = s.newReader(); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	if err := s.attach(chosen); err != nil {
 		s.Close()
@@ -257,6 +266,10 @@ func (s *Session) detach() {
 // Close detaches and unloads everything. It is safe to call twice.
 func (s *Session) Close() error {
 	s.detach()
+	if s.reader != nil {
+		s.reader.Close()
+		s.reader = nil
+	}
 	if s.coll != nil {
 		s.coll.Close()
 		s.coll = nil

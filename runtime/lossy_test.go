@@ -1,0 +1,61 @@
+package runtime
+
+//go:generate go tool bpf2go -cc clang-14 -strip llvm-strip-14 -cflags "-O2 -g -Wall -Werror" -target bpfel -no-global-types lossy testdata/lossy.bpf.c -- -I../bpf/include
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ebtools/ebtools/internal/testutil"
+)
+
+type countingHandler struct{ events, flushes int }
+
+func (h *countingHandler) Event([]byte) error { h.events++; return nil }
+func (h *countingHandler) Flush() error       { h.flushes++; return nil }
+
+// TestLostEvents overflows a 4 KiB ring buffer while nobody reads it: every
+// event is either delivered or counted as lost, and the loss is logged.
+func TestLostEvents(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	for _, perfbuf := range []bool{false, true} {
+		name := map[bool]string{false: "ringbuf", true: "perfbuf"}[perfbuf]
+		t.Run(name, func(t *testing.T) {
+			if perfbuf {
+				t.Setenv("EBTOOLS_FORCE", "perfbuf")
+			}
+			var logs bytes.Buffer
+			log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})
+			p := Program{Name: "lossy", Load: loadLossy, Hooks: []Hook{{Name: "getppid", Choices: [][]string{{lossyProgLossyGetppid}}}}}
+			s, err := Start(context.Background(), p, Options{Logger: log, Constants: map[string]any{"targ_pid": uint32(os.Getpid())}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+
+			const n = 2000
+			for i := 0; i < n; i++ {
+				syscall.Getppid()
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel() // drain what is buffered, then stop
+			h := &countingHandler{}
+			if err := s.Run(ctx, h); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: delivered %d, lost %d of %d", name, h.events, s.Lost(), n)
+			if h.events+int(s.Lost()) != n || s.Lost() == 0 || h.events == 0 {
+				t.Errorf("delivered %d + lost %d, want %d with both > 0", h.events, s.Lost(), n)
+			}
+			if !strings.Contains(logs.String(), "events lost in total") || h.flushes == 0 {
+				t.Errorf("loss not reported or output not flushed (%d flushes):\n%s", h.flushes, logs.String())
+			}
+		})
+	}
+}
