@@ -124,3 +124,35 @@ func TestDuration(t *testing.T) {
 		t.Errorf("ran %v with -d 1", took)
 	}
 }
+
+// TestExternalBTF hides /sys/kernel/btf in a mount namespace of its own, as
+// on a kernel built without BTF: ebtools must say so, and run with --btf.
+func TestExternalBTF(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	btf := t.TempDir() + "/vmlinux.btf"
+	b, err := os.ReadFile("/sys/kernel/btf/vmlinux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(btf, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	withoutBTF := func(args ...string) *exec.Cmd {
+		script := `mount -t tmpfs none /sys/kernel/btf || exit 97; exec "$0" "$@"`
+		cmd := exec.Command("/bin/sh", append([]string{"-c", script, testutil.Binary(t)}, args...)...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+		return cmd
+	}
+
+	_, stderr, code := ebtools(t, withoutBTF(children()...))
+	if code != 1 || !strings.Contains(stderr, "this kernel has no BTF") || !strings.Contains(stderr, "--btf PATH") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("without BTF: exit %d, stderr %q; want exit 1 and one sentence about --btf", code, stderr)
+	}
+
+	p := testutil.StartCmd(t, withoutBTF(append([]string{"--log-level", "info", "--btf", btf}, children()...)...))
+	exec1(t, "external-btf")
+	p.WaitLine(t, suffix("/bin/echo external-btf"))
+	if _, code := p.Stop(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("with --btf: exit %d\n%s", code, p.Stderr())
+	}
+}
