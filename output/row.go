@@ -1,5 +1,7 @@
 package output
 
+import "unsafe"
+
 // Align places a value inside its text column.
 type Align uint8
 
@@ -41,13 +43,14 @@ type Item struct {
 }
 
 type value struct {
-	kind  kind
-	i     int64
-	u     uint64
-	s     []byte
-	cut   bool
-	items []Item
-	more  bool
+	kind     kind
+	i        int64
+	u        uint64
+	s        []byte
+	cut      bool
+	items    []Item
+	more     bool
+	pre, suf string // text-only markers around a string
 }
 
 // Row holds one event's values by column index. Reset it per event; it keeps
@@ -67,6 +70,7 @@ func (r *Row) Reset(ktime uint64) {
 	for i := range r.vals {
 		v := &r.vals[i]
 		v.kind, v.s, v.cut, v.more = kindNone, nil, false, false
+		v.pre, v.suf = "", ""
 		v.items = v.items[:0]
 	}
 }
@@ -89,6 +93,19 @@ func (r *Row) Bool(col int, b bool) {
 func (r *Row) Str(col int, s []byte, cut bool) {
 	v := &r.vals[col]
 	v.kind, v.s, v.cut = kindStr, s, cut
+}
+
+// Text sets column col to a string constant (such as an errno name).
+func (r *Row) Text(col int, s string) {
+	v := &r.vals[col]
+	v.kind, v.s, v.cut = kindStr, unsafe.Slice(unsafe.StringData(s), len(s)), false
+}
+
+// Mark adds text-only markers before and after the string in column col,
+// for what JSON says in fields of its own (e.g. "(unresolved)").
+func (r *Row) Mark(col int, prefix, suffix string) {
+	v := &r.vals[col]
+	v.pre, v.suf = prefix, suffix
 }
 
 // Item appends one string to the list in column col.

@@ -99,7 +99,9 @@ func appendTextValue(b []byte, v *value, quote bool) []byte {
 	case kindBool:
 		return strconv.AppendBool(b, v.i != 0)
 	case kindStr:
-		return appendTextString(b, v.s, v.cut, quote)
+		b = append(b, v.pre...)
+		b = appendTextString(b, v.s, v.cut, quote)
+		return append(b, v.suf...)
 	case kindList:
 		for j := range v.items {
 			if j > 0 {

@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/ebtools/ebtools/output"
+	"github.com/ebtools/ebtools/tools"
 )
 
 // Flags of execsnoopEvent.Flags (enum execsnoop_flag in bpf/execsnoop.h).
@@ -25,23 +26,15 @@ var (
 // it. Both alias raw. A perf buffer record may carry trailing padding, so
 // args_size, not len(raw), bounds the strings.
 func decode(raw []byte) (*execsnoopEvent, []byte, error) {
-	if len(raw) < eventSize {
+	e := tools.Header[execsnoopEvent](raw)
+	if e == nil {
 		return nil, nil, errShort
 	}
-	e := (*execsnoopEvent)(unsafe.Pointer(&raw[0]))
 	n := int(e.ArgsSize)
 	if n > len(raw)-eventSize {
 		return nil, nil, errArgsSize
 	}
 	return e, raw[eventSize : eventSize+n], nil
-}
-
-// cstring returns b up to its first NUL.
-func cstring(b []byte) []byte {
-	if i := bytes.IndexByte(b, 0); i >= 0 {
-		return b[:i]
-	}
-	return b
 }
 
 // Column indexes into columns().
@@ -113,7 +106,7 @@ func (h *handler) Event(raw []byte) error {
 		h.bad++
 		return nil
 	}
-	comm := cstring(unsafe.Slice((*byte)(unsafe.Pointer(&e.Comm[0])), len(e.Comm)))
+	comm := tools.Comm(&e.Comm)
 	if h.cfg.name != nil && !bytes.Contains(comm, h.cfg.name) {
 		return nil
 	}
@@ -138,7 +131,7 @@ func (h *handler) Event(raw []byte) error {
 	truncated := e.Flags&flagMoreArgs != 0
 	var filename []byte
 	for i, rest := 0, args; len(rest) > 0; i++ {
-		s := cstring(rest)
+		s := tools.CString(rest)
 		rest = rest[min(len(s)+1, len(rest)):]
 		cut := i < 64 && e.CutMask&(1<<uint(i)) != 0
 		truncated = truncated || cut

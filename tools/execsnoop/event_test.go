@@ -213,7 +213,7 @@ func TestParseConfig(t *testing.T) {
 		want    map[string]any // constants
 		wantErr bool
 	}{
-		{"defaults", nil, map[string]any{"targ_pid": uint32(0), "targ_ppid": uint32(0), "targ_uid": uint32(noUID), "targ_failed": false, "targ_max_args": uint32(20)}, false},
+		{"defaults", nil, map[string]any{"targ_pid": uint32(0), "targ_ppid": uint32(0), "targ_uid": uint32(tools.NoUID), "targ_failed": false, "targ_max_args": uint32(20)}, false},
 		{"filters", []string{"-x", "-p", "12", "-P", "1", "-u", "1000", "--max-args", "60"},
 			map[string]any{"targ_pid": uint32(12), "targ_ppid": uint32(1), "targ_uid": uint32(1000), "targ_failed": true, "targ_max_args": uint32(60)}, false},
 		{"uid by name", []string{"-u", "root"}, map[string]any{"targ_uid": uint32(0)}, false},

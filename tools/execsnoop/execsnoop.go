@@ -6,9 +6,6 @@ package execsnoop
 
 import (
 	"context"
-	"math"
-	"os/user"
-	"strconv"
 
 	"github.com/urfave/cli/v2"
 
@@ -46,7 +43,6 @@ ebtools -o json execsnoop | jq .args   # JSON lines`
 const (
 	defaultMaxArgs = 20
 	maxMaxArgs     = 60 // EXECSNOOP_MAX_ARGS in bpf/execsnoop.h
-	noUID          = math.MaxUint32
 )
 
 // Flags implements tools.Tool.
@@ -96,7 +92,7 @@ type config struct {
 func parseConfig(c *cli.Context) (config, error) {
 	cfg := config{
 		fails:    c.Bool("fails"),
-		uid:      noUID,
+		uid:      tools.NoUID,
 		quote:    c.Bool("quote"),
 		printUID: c.Bool("print-uid"),
 		maxArgs:  c.Int("max-args"),
@@ -119,47 +115,19 @@ func parseConfig(c *cli.Context) (config, error) {
 	if cfg.maxArgs < 1 || cfg.maxArgs > maxMaxArgs {
 		return cfg, tools.Usagef("--max-args %d: want 1 to %d", cfg.maxArgs, maxMaxArgs)
 	}
+	var err error
 	if s := c.String("uid"); s != "" {
-		uid, err := parseUID(s)
-		if err != nil {
+		if cfg.uid, err = tools.ParseUID(s); err != nil {
 			return cfg, err
 		}
-		cfg.uid = uid
 	}
-	var err error
-	if cfg.pid, err = parsePID(c, "pid"); err != nil {
+	if cfg.pid, err = tools.PositiveID(c, "pid"); err != nil {
 		return cfg, err
 	}
-	if cfg.ppid, err = parsePID(c, "ppid"); err != nil {
+	if cfg.ppid, err = tools.PositiveID(c, "ppid"); err != nil {
 		return cfg, err
 	}
 	return cfg, nil
-}
-
-func parseUID(s string) (uint32, error) {
-	if n, err := strconv.ParseUint(s, 10, 32); err == nil && n != noUID {
-		return uint32(n), nil
-	}
-	u, err := user.Lookup(s)
-	if err != nil {
-		return 0, tools.Usagef("-u/--uid %q: not a UID or a known user", s)
-	}
-	n, err := strconv.ParseUint(u.Uid, 10, 32)
-	if err != nil {
-		return 0, tools.Usagef("-u/--uid %q: user has UID %q", s, u.Uid)
-	}
-	return uint32(n), nil
-}
-
-func parsePID(c *cli.Context, name string) (uint32, error) {
-	if !c.IsSet(name) {
-		return 0, nil
-	}
-	n := c.Int(name)
-	if n <= 0 {
-		return 0, tools.Usagef("--%s %d: want a positive process ID", name, n)
-	}
-	return uint32(n), nil
 }
 
 // constants are the kernel-side filters (bpf/execsnoop.bpf.c).
