@@ -6,11 +6,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/ebtools/ebtools/internal/testutil"
+	"github.com/ebtools/ebtools/tools"
 )
 
 func TestMain(m *testing.M) { testutil.Main(m) }
@@ -63,8 +65,10 @@ func TestUsageErrors(t *testing.T) {
 func TestHelp(t *testing.T) {
 	bin := testutil.Binary(t)
 	out, _, code := ebtools(t, exec.Command(bin, "--help"))
-	if code != 0 || !strings.Contains(out, "execsnoop  Trace new processes") || !strings.Contains(out, "doctor") {
-		t.Errorf("ebtools --help (exit %d) does not list the tools:\n%s", code, out)
+	for _, tool := range tools.All() {
+		if code != 0 || !regexp.MustCompile(`(?m)^\s+`+tool.Name()+`\s+`+regexp.QuoteMeta(tool.Usage())+`$`).MatchString(out) {
+			t.Errorf("ebtools --help (exit %d) does not list %s:\n%s", code, tool.Name(), out)
+		}
 	}
 	out, _, code = ebtools(t, exec.Command(bin, "execsnoop", "--help"))
 	for _, want := range []string{"EXAMPLES:", "ebtools execsnoop -x", "--fails, -x", "--max-args", "--output value, -o value", "--duration SECONDS, -d SECONDS"} {
@@ -105,13 +109,15 @@ func TestDoctor(t *testing.T) {
 			lines[f[0]] = strings.Join(f[1:], " ")
 		}
 	}
-	for _, name := range []string{"kernel", "privileges", "btf", "tracefs", "ringbuf", "tracepoints", "tp_btf", "kprobes", "fentry", "xdp", "lockdown", "tool execsnoop"} {
+	for _, name := range []string{"kernel", "privileges", "btf", "tracefs", "ringbuf", "tracepoints", "tp_btf", "kprobes", "fentry", "xdp", "lockdown"} {
 		if _, ok := lines[name]; !ok {
 			t.Errorf("doctor has no %q line:\n%s", name, out)
 		}
 	}
-	if !strings.HasPrefix(lines["tool execsnoop"], "yes") {
-		t.Errorf("execsnoop cannot run here per doctor: %s", lines["tool execsnoop"])
+	for _, tool := range tools.All() {
+		if l := lines["tool "+tool.Name()]; !strings.HasPrefix(l, "yes") {
+			t.Errorf("doctor says %s cannot run here: %q", tool.Name(), l)
+		}
 	}
 	if cfg := kernelConfig(t); cfg != "" {
 		want := "yes"

@@ -16,13 +16,19 @@ import (
 // Proc is a running ebtools whose stdout lines and stderr the test reads.
 type Proc struct {
 	Cmd    *exec.Cmd
-	lines  chan string
 	stdout io.ReadCloser
-	mu     sync.Mutex
-	stderr bytes.Buffer
 	ready  chan struct{}
 	done   chan struct{}
 	err    error
+
+	mu     sync.Mutex
+	stderr bytes.Buffer
+	// lines grows without bound so that a test that reads late never
+	// slows ebtools down; next is the first line not yet consumed.
+	lines  []string
+	next   int
+	eof    bool
+	notify chan struct{} // closed and replaced whenever lines or eof change
 }
 
 // Timeout bounds every wait in this package.
@@ -39,7 +45,7 @@ func Start(t testing.TB, args ...string) *Proc {
 // through a wrapper), and waits for its readiness line on stderr.
 func StartCmd(t testing.TB, cmd *exec.Cmd) *Proc {
 	t.Helper()
-	p := &Proc{Cmd: cmd, lines: make(chan string, 1<<16), ready: make(chan struct{}), done: make(chan struct{})}
+	p := &Proc{Cmd: cmd, ready: make(chan struct{}), done: make(chan struct{}), notify: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -65,8 +71,15 @@ func StartCmd(t testing.TB, cmd *exec.Cmd) *Proc {
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
-			p.lines <- sc.Text()
+			p.mu.Lock()
+			p.lines = append(p.lines, sc.Text())
+			p.wake()
+			p.mu.Unlock()
 		}
+		p.mu.Lock()
+		p.eof = true
+		p.wake()
+		p.mu.Unlock()
 	}()
 	go func() {
 		defer wg.Done()
@@ -85,7 +98,6 @@ func StartCmd(t testing.TB, cmd *exec.Cmd) *Proc {
 	go func() {
 		wg.Wait()
 		p.err = cmd.Wait()
-		close(p.lines)
 		close(p.done)
 	}()
 	select {
@@ -105,20 +117,42 @@ func (p *Proc) Stderr() string {
 	return p.stderr.String()
 }
 
+// wake tells waiters that lines or eof changed; p.mu must be held.
+func (p *Proc) wake() {
+	close(p.notify)
+	p.notify = make(chan struct{})
+}
+
+// nextLine returns the next unconsumed line, or ok false with a channel
+// that is closed when there may be one.
+func (p *Proc) nextLine() (line string, ok, eof bool, changed <-chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.next < len(p.lines) {
+		p.next++
+		return p.lines[p.next-1], true, false, nil
+	}
+	return "", false, p.eof, p.notify
+}
+
 // WaitLine returns the first stdout line (after those already consumed)
 // that match accepts, failing t after Timeout.
 func (p *Proc) WaitLine(t testing.TB, match func(string) bool) string {
 	t.Helper()
 	deadline := time.After(Timeout)
 	for {
-		select {
-		case l, ok := <-p.lines:
-			if !ok {
-				t.Fatalf("stdout ended without a matching line\nstderr:\n%s", p.Stderr())
-			}
+		l, ok, eof, changed := p.nextLine()
+		switch {
+		case ok:
 			if match(l) {
 				return l
 			}
+			continue
+		case eof:
+			t.Fatalf("stdout ended without a matching line\nstderr:\n%s", p.Stderr())
+		}
+		select {
+		case <-changed:
 		case <-deadline:
 			t.Fatalf("no matching line within %v\nstderr:\n%s", Timeout, p.Stderr())
 		}
@@ -138,19 +172,16 @@ func (p *Proc) Stop(t testing.TB, sig os.Signal) (rest []string, code int) {
 // Wait waits for exit and returns unconsumed stdout lines and the exit code.
 func (p *Proc) Wait(t testing.TB) (rest []string, code int) {
 	t.Helper()
-	deadline := time.After(Timeout)
-	for {
-		select {
-		case l, ok := <-p.lines:
-			if !ok {
-				<-p.done
-				return rest, exitCode(p.Cmd)
-			}
-			rest = append(rest, l)
-		case <-deadline:
-			t.Fatalf("process did not exit within %v\nstderr:\n%s", Timeout, p.Stderr())
-		}
+	select {
+	case <-p.done:
+	case <-time.After(Timeout):
+		t.Fatalf("process did not exit within %v\nstderr:\n%s", Timeout, p.Stderr())
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	rest = append(rest, p.lines[p.next:]...)
+	p.next = len(p.lines)
+	return rest, exitCode(p.Cmd)
 }
 
 // CloseStdout closes the test's end of the stdout pipe, as `| head` does.

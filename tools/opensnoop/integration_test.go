@@ -1,0 +1,185 @@
+package opensnoop
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ebtools/ebtools/internal/testutil"
+)
+
+// workload is a started helper (see main_test.go) waiting for Go.
+type workload struct {
+	cmd      *exec.Cmd
+	stdin    io.WriteCloser
+	pid, tid int
+}
+
+func startWorkload(t *testing.T, ops ...string) *workload {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], ops...)
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	var tid int
+	if _, serr := fmt.Sscanf(line, "ready %d", &tid); err != nil || serr != nil {
+		t.Fatalf("helper did not get ready: %q %v", line, err)
+	}
+	return &workload{cmd: cmd, stdin: stdin, pid: cmd.Process.Pid, tid: tid}
+}
+
+// Go runs the workload to its end.
+func (w *workload) Go(t *testing.T) {
+	t.Helper()
+	w.stdin.Write([]byte("go\n"))
+	if err := w.cmd.Wait(); err != nil {
+		t.Fatalf("workload: %v", err)
+	}
+}
+
+func textRow(pid int, comm string, fd, errno int, path string) string {
+	return fmt.Sprintf("%-6d %-16s %3d %3d %s", pid, comm, fd, errno, path)
+}
+
+const helperComm = "opensnoop.test"
+
+func TestFullPath(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "f"), nil, 0o644)
+	for _, tt := range []struct {
+		name  string
+		flags []string
+		want  string
+	}{
+		{"as given", nil, "f"},
+		{"-F resolves the dirfd", []string{"-F"}, dir + "/f"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := startWorkload(t, "openat:"+dir+":f:0", "open:tmp/../"+dir[1:]+"/f:0")
+			p := testutil.Start(t, append([]string{"opensnoop", "-p", strconv.Itoa(w.pid)}, tt.flags...)...)
+			w.Go(t)
+			p.WaitLine(t, func(l string) bool { return strings.HasPrefix(l, "PID") })
+			dirRow := p.WaitLine(t, func(string) bool { return true }) // the open of DIR itself
+			if !strings.HasSuffix(dirRow, " "+dir) {
+				t.Errorf("dirfd open row = %q", dirRow)
+			}
+			// The fd number is the helper's lowest free one: read it from the row.
+			got := p.WaitLine(t, func(string) bool { return true })
+			fd, _ := strconv.Atoi(strings.Fields(got)[2])
+			if want := textRow(w.pid, helperComm, fd, 0, tt.want); got != want || fd < 3 {
+				t.Errorf("openat(dirfd, \"f\") from cwd /:\n got %q\nwant %q", got, want)
+			}
+			// A relative path from cwd /: resolved against the cwd with -F.
+			got = p.WaitLine(t, func(string) bool { return true })
+			want := "tmp/../" + dir[1:] + "/f"
+			if len(tt.flags) > 0 {
+				want = "/" + want
+			}
+			if !strings.HasSuffix(got, " "+want) {
+				t.Errorf("relative open from cwd /: %q, want path %q", got, want)
+			}
+		})
+	}
+}
+
+type jsonEvent struct {
+	PID, TID, UID, FD, Ret int
+	Comm, Syscall          string
+	Error                  *string
+	Flags                  uint64
+	Mode                   *uint32
+	Path, Arg              string
+	Dirfd                  *int
+	PathResolved           bool `json:"path_resolved"`
+}
+
+func TestJSONAndFilters(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	dir := t.TempDir()
+	missing := dir + "/missing"
+	created := dir + "/created"
+	ops := []string{
+		fmt.Sprintf("open:%s:%d", missing, unix.O_RDONLY),
+		fmt.Sprintf("open:%s:%d", created, unix.O_WRONLY|unix.O_CREAT),
+	}
+	w := startWorkload(t, ops...)
+	p := testutil.Start(t, "-o", "json", "opensnoop", "-t", strconv.Itoa(w.tid))
+	w.Go(t)
+	var e jsonEvent
+	decode := func() {
+		t.Helper()
+		if err := json.Unmarshal([]byte(p.WaitLine(t, func(string) bool { return true })), &e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	decode()
+	if e.PID != w.pid || e.TID != w.tid || e.FD != -1 || e.Ret != -2 || e.Error == nil || *e.Error != "ENOENT" ||
+		e.Path != missing || e.Arg != missing || e.Mode != nil || e.Dirfd != nil || e.Syscall != "openat" {
+		t.Errorf("failed open = %+v", e)
+	}
+	decode()
+	if e.FD < 3 || e.Error != nil || e.Flags&(unix.O_WRONLY|unix.O_CREAT) != unix.O_WRONLY|unix.O_CREAT ||
+		e.Mode == nil || *e.Mode != 0o640 || e.Path != created {
+		t.Errorf("creating open = %+v", e)
+	}
+
+	// -x: failed only; -e: FLAGS and MODE; -f: by flag.
+	for _, tt := range []struct {
+		flags []string
+		want  string // suffix of the only row
+	}{
+		{[]string{"-x"}, fmt.Sprintf(" -1   2 %s", missing)},
+		{[]string{"-e", "-f", "O_WRONLY"}, fmt.Sprintf("   0 00000101 0640 %s", created)},
+		{[]string{"-f", "O_RDONLY"}, fmt.Sprintf(" -1   2 %s", missing)},
+	} {
+		t.Run(strings.Join(tt.flags, " "), func(t *testing.T) {
+			w := startWorkload(t, ops...)
+			p := testutil.Start(t, append([]string{"opensnoop", "-p", strconv.Itoa(w.pid)}, tt.flags...)...)
+			w.Go(t)
+			p.WaitLine(t, func(l string) bool { return strings.HasPrefix(l, "PID") })
+			rows, _ := p.Stop(t, syscall.SIGTERM)
+			if len(rows) != 1 || !strings.HasSuffix(rows[0], tt.want) {
+				t.Errorf("rows = %q, want one ending in %q", rows, tt.want)
+			}
+		})
+	}
+}
+
+// TestZeroLoss is the acceptance load: one thread opening and closing as
+// fast as it can; every open is printed and none is lost.
+func TestZeroLoss(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	const n = 300000
+	w := startWorkload(t, "loop:"+strconv.Itoa(n)+":/etc/hostname")
+	p := testutil.Start(t, "opensnoop", "-p", strconv.Itoa(w.pid))
+	w.Go(t)
+	rows, code := p.Stop(t, syscall.SIGTERM)
+	got := 0
+	for _, l := range rows {
+		if strings.HasSuffix(l, " /etc/hostname") {
+			got++
+		}
+	}
+	if got != n || code != 0 {
+		t.Errorf("rows = %d of %d, exit %d", got, n, code)
+	}
+	if !strings.Contains(p.Stderr(), "lost=0") {
+		t.Errorf("events lost:\n%s", p.Stderr())
+	}
+}
