@@ -12,6 +12,15 @@ const hexDigits = "0123456789abcdef"
 // \xNN or \uNNNN. With quote, '"' is written as \" too.
 func AppendText(dst, s []byte, quote bool) []byte {
 	for i := 0; i < len(s); {
+		// Copy the run of bytes that need no escaping in one go.
+		j := i
+		for j < len(s) && s[j] >= 0x20 && s[j] < 0x7f && s[j] != '\\' && (s[j] != '"' || !quote) {
+			j++
+		}
+		dst = append(dst, s[i:j]...)
+		if i = j; i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {

@@ -94,16 +94,43 @@ type jsonFormatter struct {
 	cols  []Column
 	clock *Clock
 	line  []byte
+	secs  secondCache
 }
 
-const jsonTime = "2006-01-02T15:04:05.000000000Z07:00"
+// secondCache keeps the formatted form of the last whole second seen:
+// events come in bursts within the same second, and time formatting is
+// otherwise the most expensive part of a row.
+type secondCache struct {
+	sec int64
+	buf []byte
+}
+
+// append appends t's whole second in layout, in t's location.
+func (c *secondCache) append(b []byte, t time.Time, layout string) []byte {
+	if sec := t.Unix(); sec != c.sec || c.buf == nil {
+		c.sec, c.buf = sec, t.Truncate(time.Second).AppendFormat(c.buf[:0], layout)
+	}
+	return append(b, c.buf...)
+}
+
+// appendNanos appends "." and the 9-digit nanoseconds of t.
+func appendNanos(b []byte, t time.Time) []byte {
+	ns := t.Nanosecond()
+	b = append(b, '.')
+	for div := 100_000_000; div > 0; div /= 10 {
+		b = append(b, byte('0'+ns/div%10))
+	}
+	return b
+}
 
 func (f *jsonFormatter) Header() error { return nil }
 
 func (f *jsonFormatter) Write(r *Row) error {
 	b := append(f.line[:0], `{"time":"`...)
-	b = f.clock.Wall(r.KTime).UTC().AppendFormat(b, jsonTime)
-	b = append(b, `","ktime_ns":`...)
+	t := f.clock.Wall(r.KTime).UTC()
+	b = f.secs.append(b, t, "2006-01-02T15:04:05")
+	b = appendNanos(b, t)
+	b = append(b, `Z","ktime_ns":`...)
 	b = strconv.AppendUint(b, r.KTime, 10)
 	for i := range f.cols {
 		c := &f.cols[i]
@@ -113,7 +140,7 @@ func (f *jsonFormatter) Write(r *Row) error {
 		b = append(b, ',', '"')
 		b = append(b, c.Key...)
 		b = append(b, '"', ':')
-		b = appendJSONValue(b, &r.vals[i])
+		b = appendJSONValue(b, r.get(i))
 	}
 	b = append(b, '}', '\n')
 	f.line = b

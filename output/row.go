@@ -43,6 +43,7 @@ type Item struct {
 }
 
 type value struct {
+	gen      uint32 // the value is set if gen is its row's gen
 	kind     kind
 	i        int64
 	u        uint64
@@ -59,6 +60,7 @@ type Row struct {
 	// KTime is the event's CLOCK_MONOTONIC time in nanoseconds (bpf_ktime_get_ns).
 	KTime uint64
 	vals  []value
+	gen   uint32 // bumped by Reset, so clearing costs nothing per column
 }
 
 // NewRow returns a Row for n columns.
@@ -67,56 +69,78 @@ func NewRow(n int) *Row { return &Row{vals: make([]value, n)} }
 // Reset clears all values and sets the event time.
 func (r *Row) Reset(ktime uint64) {
 	r.KTime = ktime
-	for i := range r.vals {
-		v := &r.vals[i]
-		v.kind, v.s, v.cut, v.more = kindNone, nil, false, false
-		v.pre, v.suf = "", ""
-		v.items = v.items[:0]
+	r.gen++
+	if r.gen == 0 { // wrapped: values set 2^32 rows ago would look current
+		for i := range r.vals {
+			r.vals[i].gen = 0
+		}
+		r.gen = 1
 	}
 }
 
+// at returns column col's value, cleared if it was set for an earlier row.
+func (r *Row) at(col int) *value {
+	v := &r.vals[col]
+	if v.gen != r.gen {
+		*v = value{gen: r.gen, items: v.items[:0]}
+	}
+	return v
+}
+
+// get returns column col's value for reading: kindNone if unset.
+func (r *Row) get(col int) *value {
+	v := &r.vals[col]
+	if v.gen != r.gen {
+		return &unset
+	}
+	return v
+}
+
+var unset value
+
 // Int sets column col to a signed number.
-func (r *Row) Int(col int, n int64) { r.vals[col].kind, r.vals[col].i = kindInt, n }
+func (r *Row) Int(col int, n int64) { v := r.at(col); v.kind, v.i = kindInt, n }
 
 // Uint sets column col to an unsigned number.
-func (r *Row) Uint(col int, n uint64) { r.vals[col].kind, r.vals[col].u = kindUint, n }
+func (r *Row) Uint(col int, n uint64) { v := r.at(col); v.kind, v.u = kindUint, n }
 
 // Bool sets column col to a boolean.
 func (r *Row) Bool(col int, b bool) {
-	r.vals[col].kind, r.vals[col].i = kindBool, 0
+	v := r.at(col)
+	v.kind, v.i = kindBool, 0
 	if b {
-		r.vals[col].i = 1
+		v.i = 1
 	}
 }
 
 // Str sets column col to a string; cut marks a value shortened by a size limit.
 func (r *Row) Str(col int, s []byte, cut bool) {
-	v := &r.vals[col]
+	v := r.at(col)
 	v.kind, v.s, v.cut = kindStr, s, cut
 }
 
 // Text sets column col to a string constant (such as an errno name).
 func (r *Row) Text(col int, s string) {
-	v := &r.vals[col]
+	v := r.at(col)
 	v.kind, v.s, v.cut = kindStr, unsafe.Slice(unsafe.StringData(s), len(s)), false
 }
 
 // Mark adds text-only markers before and after the string in column col,
 // for what JSON says in fields of its own (e.g. "(unresolved)").
 func (r *Row) Mark(col int, prefix, suffix string) {
-	v := &r.vals[col]
+	v := r.at(col)
 	v.pre, v.suf = prefix, suffix
 }
 
 // Item appends one string to the list in column col.
 func (r *Row) Item(col int, s []byte, cut bool) {
-	v := &r.vals[col]
+	v := r.at(col)
 	v.kind = kindList
 	v.items = append(v.items, Item{B: s, Cut: cut})
 }
 
 // More marks the list in column col as missing items that were not captured.
 func (r *Row) More(col int) {
-	v := &r.vals[col]
+	v := r.at(col)
 	v.kind, v.more = kindList, true
 }

@@ -11,6 +11,7 @@ type textFormatter struct {
 	opts Options
 	last int // index of the last text column, left unpadded
 	line []byte
+	secs secondCache
 }
 
 func newText(w *Writer, cols []Column, opts Options) *textFormatter {
@@ -61,7 +62,7 @@ func (f *textFormatter) Write(r *Row) error {
 	b := f.line[:0]
 	switch f.opts.Time {
 	case ClockTime:
-		b = f.opts.Clock.Wall(r.KTime).AppendFormat(b, "15:04:05")
+		b = f.secs.append(b, f.opts.Clock.Wall(r.KTime), "15:04:05")
 	case RelativeTime:
 		start := len(b)
 		b = strconv.AppendFloat(b, f.opts.Clock.Since(r.KTime).Seconds(), 'f', 3, 64)
@@ -76,7 +77,7 @@ func (f *textFormatter) Write(r *Row) error {
 			b = append(b, ' ')
 		}
 		start := len(b)
-		b = appendTextValue(b, &r.vals[i], c.Quote)
+		b = appendTextValue(b, r.get(i), c.Quote)
 		if i != f.last {
 			b = padTo(b, start, c.Width, c.Align)
 		}
