@@ -50,7 +50,6 @@ const (
 	colFilename
 	colArgs
 	colTruncated
-	numCols
 )
 
 // columns is execsnoop's output, as libbpf-tools' execsnoop in text (ARGS is
@@ -82,20 +81,16 @@ var (
 
 // handler turns raw events into rows; it is the runtime's Handler.
 type handler struct {
-	cfg    config
-	f      output.Formatter
-	out    *output.Writer
-	row    *output.Row
+	cfg config
+	tools.Printer
 	joined []byte // scratch for -l matching
 	bad    uint64 // undecodable records
 }
 
 func newHandler(cfg config, format output.Format, out *output.Writer, clock *output.Clock) *handler {
 	return &handler{
-		cfg: cfg,
-		f:   output.New(out, format, columns(cfg), output.Options{Time: cfg.time, Clock: clock}),
-		out: out,
-		row: output.NewRow(numCols),
+		cfg:     cfg,
+		Printer: tools.NewPrinter(out, format, columns(cfg), output.Options{Time: cfg.time, Clock: clock}),
 	}
 }
 
@@ -114,7 +109,7 @@ func (h *handler) Event(raw []byte) error {
 		return nil
 	}
 
-	r := h.row
+	r := h.Row
 	r.Reset(e.KtimeNs)
 	r.Uint(colUID, uint64(e.Uid))
 	r.Str(colComm, comm, false)
@@ -158,7 +153,7 @@ func (h *handler) Event(raw []byte) error {
 		r.More(colArgs)
 	}
 	r.Bool(colTruncated, truncated)
-	return h.f.Write(r)
+	return h.Print()
 }
 
 // argsContain reports whether the filename and argv, joined by spaces,
@@ -172,6 +167,3 @@ func (h *handler) argsContain(args []byte) bool {
 	}
 	return bytes.Contains(h.joined, h.cfg.line)
 }
-
-// Flush implements runtime.Handler.
-func (h *handler) Flush() error { return h.out.Flush() }

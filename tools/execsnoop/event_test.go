@@ -15,6 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ebtools/ebtools/internal/testutil"
 	"github.com/ebtools/ebtools/output"
 	"github.com/ebtools/ebtools/tools"
 )
@@ -26,17 +27,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 func record(e execsnoopEvent, strs ...string) []byte {
 	args := strings.Join(strs, "\x00") + "\x00"
 	e.ArgsCount, e.ArgsSize = uint32(len(strs)), uint32(len(args))
-	b := make([]byte, eventSize+len(args))
-	*(*execsnoopEvent)(unsafe.Pointer(&b[0])) = e
-	copy(b[eventSize:], args)
-	return b
-}
-
-func comm(s string) (c [16]int8) {
-	for i := 0; i < len(s) && i < 15; i++ {
-		c[i] = int8(s[i])
-	}
-	return c
+	return testutil.Record(e, []byte(args))
 }
 
 // Times are ns after boot; boot is fixed so golden files are stable.
@@ -46,15 +37,15 @@ var (
 )
 
 var sampleEvents = [][]byte{
-	record(execsnoopEvent{KtimeNs: start + 1_500_000, Pid: 4242, Tid: 4242, Ppid: 1, Uid: 1000, Comm: comm("true")},
+	record(execsnoopEvent{KtimeNs: start + 1_500_000, Pid: 4242, Tid: 4242, Ppid: 1, Uid: 1000, Comm: testutil.Comm("true")},
 		"/bin/true", "true", "arg-one", "arg-two"),
-	record(execsnoopEvent{KtimeNs: start + 2_000_000_000, Pid: 17, Tid: 17, Ppid: 4242, Retval: -2, Comm: comm("bash")},
+	record(execsnoopEvent{KtimeNs: start + 2_000_000_000, Pid: 17, Tid: 17, Ppid: 4242, Retval: -2, Comm: testutil.Comm("bash")},
 		"/nonexistent", "/nonexistent"),
 	// A hostile argument: newline, escape sequence, bidi override, bad UTF-8.
-	record(execsnoopEvent{KtimeNs: start + 3_000_000_000, Pid: 18, Tid: 18, Ppid: 4242, Comm: comm("echo")},
+	record(execsnoopEvent{KtimeNs: start + 3_000_000_000, Pid: 18, Tid: 18, Ppid: 4242, Comm: testutil.Comm("echo")},
 		"/bin/echo", "echo", "two\nlines", "\x1b[2J", "a\u202eb", "bad\xffutf8", `back\slash "q"`),
 	// fexecve: no filename; argv[1] was cut, more args than --max-args.
-	record(execsnoopEvent{KtimeNs: start + 4_000_000_000, Pid: 19, Tid: 19, Ppid: 1, Comm: comm("a-very-long-comm"),
+	record(execsnoopEvent{KtimeNs: start + 4_000_000_000, Pid: 19, Tid: 19, Ppid: 1, Comm: testutil.Comm("a-very-long-comm"),
 		Flags: flagExecveat | flagMoreArgs, CutMask: 1 << 2}, "", "prog", "cut-here", "x"),
 }
 
@@ -74,7 +65,7 @@ func TestGolden(t *testing.T) {
 			var buf bytes.Buffer
 			w := output.NewWriter(&buf)
 			h := newHandler(tt.cfg, tt.format, w, output.NewClockAt(boot, start))
-			if err := h.f.Header(); err != nil {
+			if err := h.Header(); err != nil {
 				t.Fatal(err)
 			}
 			for _, raw := range sampleEvents {

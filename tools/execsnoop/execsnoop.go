@@ -148,16 +148,5 @@ func (t *Tool) Run(ctx context.Context, c *cli.Context, env *tools.Env) error {
 		return err
 	}
 	h := newHandler(cfg, env.Format, env.Out, output.NewClock())
-	s, err := ebrt.Start(ctx, t.Program(), env.Runtime(cfg.constants(), cfg.cgroup))
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	if err := h.f.Header(); err != nil {
-		return err
-	}
-	if err := env.Out.Flush(); err != nil {
-		return err
-	}
-	return s.Run(ctx, h)
+	return tools.Stream(ctx, t.Program(), env.Runtime(cfg.constants(), cfg.cgroup), h)
 }

@@ -47,7 +47,6 @@ const (
 	colDirfd
 	colResolved
 	colTruncated
-	numCols
 )
 
 // columns is opensnoop's output, as libbpf-tools' opensnoop in text.
@@ -86,20 +85,16 @@ var syscalls = [...]string{"open", "openat", "openat2"}
 const atFDCWD = -100
 
 type handler struct {
-	cfg         config
-	f           output.Formatter
-	out         *output.Writer
-	row         *output.Row
+	cfg config
+	tools.Printer
 	flags, mode []byte // octal text, reused
 	bad         uint64 // undecodable records
 }
 
 func newHandler(cfg config, format output.Format, out *output.Writer, clock *output.Clock) *handler {
 	return &handler{
-		cfg: cfg,
-		f:   output.New(out, format, columns(cfg), output.Options{Time: cfg.time, Clock: clock}),
-		out: out,
-		row: output.NewRow(numCols),
+		cfg:     cfg,
+		Printer: tools.NewPrinter(out, format, columns(cfg), output.Options{Time: cfg.time, Clock: clock}),
 	}
 }
 
@@ -114,7 +109,7 @@ func (h *handler) Event(raw []byte) error {
 	if h.cfg.name != nil && !bytes.Contains(comm, h.cfg.name) {
 		return nil
 	}
-	r := h.row
+	r := h.Row
 	r.Reset(e.KtimeNs)
 	r.Uint(colUID, uint64(e.Uid))
 	r.Uint(colPID, uint64(e.Pid))
@@ -148,7 +143,7 @@ func (h *handler) Event(raw []byte) error {
 	}
 	r.Bool(colResolved, p.Resolved())
 	r.Bool(colTruncated, p.Truncated())
-	return h.f.Write(r)
+	return h.Print()
 }
 
 // appendOctal appends v in octal, zero-padded to width digits.
@@ -162,6 +157,3 @@ func appendOctal(b []byte, v uint64, width int) []byte {
 	}
 	return b
 }
-
-// Flush implements runtime.Handler.
-func (h *handler) Flush() error { return h.out.Flush() }

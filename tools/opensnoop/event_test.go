@@ -11,11 +11,11 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/ebtools/ebtools/internal/testutil"
 	"github.com/ebtools/ebtools/output"
 	"github.com/ebtools/ebtools/tools"
 	"github.com/ebtools/ebtools/tools/internal/fspath"
@@ -26,17 +26,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // record builds a raw event as bpf/opensnoop.bpf.c sends it.
 func record(e opensnoopEvent, path string, argOff int) []byte {
 	e.PathLen, e.ArgOff = uint16(len(path)), uint16(argOff)
-	b := make([]byte, eventSize+len(path))
-	*(*opensnoopEvent)(unsafe.Pointer(&b[0])) = e
-	copy(b[eventSize:], path)
-	return b
-}
-
-func comm(s string) (c [16]int8) {
-	for i := 0; i < len(s) && i < 15; i++ {
-		c[i] = int8(s[i])
-	}
-	return c
+	return testutil.Record(e, []byte(path))
 }
 
 var (
@@ -46,13 +36,13 @@ var (
 
 var sampleEvents = [][]byte{
 	record(opensnoopEvent{KtimeNs: start + 1e9, Pid: 181, Tid: 181, Ret: 3, Dirfd: atFDCWD, Syscall: 1,
-		Flags: unix.O_RDONLY | unix.O_CLOEXEC, Comm: comm("cat")}, "/etc/hostname", 0),
+		Flags: unix.O_RDONLY | unix.O_CLOEXEC, Comm: testutil.Comm("cat")}, "/etc/hostname", 0),
 	record(opensnoopEvent{KtimeNs: start + 2e9, Pid: 182, Tid: 190, Uid: 1000, Ret: -2, Dirfd: 4, Syscall: 1,
-		Flags: unix.O_RDONLY, Comm: comm("python3")}, "/tmp/d3/nope", 8),
+		Flags: unix.O_RDONLY, Comm: testutil.Comm("python3")}, "/tmp/d3/nope", 8),
 	record(opensnoopEvent{KtimeNs: start + 3e9, Pid: 183, Tid: 183, Ret: 5, Dirfd: atFDCWD, Syscall: 2,
-		Flags: unix.O_WRONLY | unix.O_CREAT | unix.O_TRUNC, Mode: 0o644, Comm: comm("sh")}, "/var/log/app.log", 0),
+		Flags: unix.O_WRONLY | unix.O_CREAT | unix.O_TRUNC, Mode: 0o644, Comm: testutil.Comm("sh")}, "/var/log/app.log", 0),
 	record(opensnoopEvent{KtimeNs: start + 4e9, Pid: 184, Tid: 184, Ret: -13, Dirfd: 9, Syscall: 1,
-		PathFlags: fspath.Unresolved, Comm: comm("x")}, "evil\nrow\x1b[1m", 0),
+		PathFlags: fspath.Unresolved, Comm: testutil.Comm("x")}, "evil\nrow\x1b[1m", 0),
 }
 
 func TestGolden(t *testing.T) {
@@ -70,7 +60,7 @@ func TestGolden(t *testing.T) {
 			var buf bytes.Buffer
 			w := output.NewWriter(&buf)
 			h := newHandler(tt.cfg, tt.format, w, output.NewClockAt(boot, start))
-			h.f.Header()
+			h.Header()
 			for _, raw := range sampleEvents {
 				if err := h.Event(raw); err != nil {
 					t.Fatal(err)

@@ -42,7 +42,6 @@ const (
 	colDirfd
 	colResolved
 	colTruncated
-	numCols
 )
 
 // columns: TIME (added by output) PID PPID COMM PCOMM UID OP RESULT PATH;
@@ -73,18 +72,14 @@ const atFDCWD = -100
 
 type handler struct {
 	cfg config
-	f   output.Formatter
-	out *output.Writer
-	row *output.Row
+	tools.Printer
 	bad uint64 // undecodable records
 }
 
 func newHandler(cfg config, format output.Format, out *output.Writer, clock *output.Clock) *handler {
 	return &handler{
-		cfg: cfg,
-		f:   output.New(out, format, columns, output.Options{Time: cfg.time, Clock: clock}),
-		out: out,
-		row: output.NewRow(numCols),
+		cfg:     cfg,
+		Printer: tools.NewPrinter(out, format, columns, output.Options{Time: cfg.time, Clock: clock}),
 	}
 }
 
@@ -102,7 +97,7 @@ func (h *handler) Event(raw []byte) error {
 	if h.cfg.prefix != nil && (!p.Resolved() || !under(p.Full, h.cfg.prefix)) {
 		return nil
 	}
-	r := h.row
+	r := h.Row
 	r.Reset(e.KtimeNs)
 	r.Uint(colPID, uint64(e.Pid))
 	r.Uint(colPPID, uint64(e.Ppid))
@@ -137,8 +132,5 @@ func (h *handler) Event(raw []byte) error {
 	}
 	r.Bool(colResolved, p.Resolved())
 	r.Bool(colTruncated, p.Truncated())
-	return h.f.Write(r)
+	return h.Print()
 }
-
-// Flush implements runtime.Handler.
-func (h *handler) Flush() error { return h.out.Flush() }

@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ebtools/ebtools/internal/testutil"
 	"github.com/ebtools/ebtools/output"
 	"github.com/ebtools/ebtools/tools"
 	"github.com/ebtools/ebtools/tools/internal/fspath"
@@ -25,17 +25,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // record builds a raw event as bpf/unlinksnoop.bpf.c sends it.
 func record(e unlinksnoopEvent, path string, argOff int) []byte {
 	e.PathLen, e.ArgOff = uint16(len(path)), uint16(argOff)
-	b := make([]byte, eventSize+len(path))
-	*(*unlinksnoopEvent)(unsafe.Pointer(&b[0])) = e
-	copy(b[eventSize:], path)
-	return b
-}
-
-func comm(s string) (c [16]int8) {
-	for i := 0; i < len(s) && i < 15; i++ {
-		c[i] = int8(s[i])
-	}
-	return c
+	return testutil.Record(e, []byte(path))
 }
 
 var (
@@ -45,15 +35,15 @@ var (
 
 var sampleEvents = [][]byte{
 	record(unlinksnoopEvent{KtimeNs: start + 1e9, Pid: 4242, Tid: 4242, Ppid: 4200, Dirfd: atFDCWD,
-		Syscall: 1, Comm: comm("rm"), Pcomm: comm("bash")}, "/tmp/d/rel", 7),
+		Syscall: 1, Comm: testutil.Comm("rm"), Pcomm: testutil.Comm("bash")}, "/tmp/d/rel", 7),
 	record(unlinksnoopEvent{KtimeNs: start + 2e9, Pid: 7, Tid: 8, Ppid: 1, Uid: 1000, Ret: -2, Dirfd: atFDCWD,
-		Syscall: 0, Comm: comm("logrotate"), Pcomm: comm("systemd")}, "/var/log/none", 0),
+		Syscall: 0, Comm: testutil.Comm("logrotate"), Pcomm: testutil.Comm("systemd")}, "/var/log/none", 0),
 	record(unlinksnoopEvent{KtimeNs: start + 3e9, Pid: 9, Tid: 9, Ppid: 1, Ret: 0, Dirfd: 3, Syscall: 1, Rmdir: 1,
-		Comm: comm("python3"), Pcomm: comm("sh")}, "/tmp/d2/sub", 8),
+		Comm: testutil.Comm("python3"), Pcomm: testutil.Comm("sh")}, "/tmp/d2/sub", 8),
 	record(unlinksnoopEvent{KtimeNs: start + 4e9, Pid: 10, Tid: 10, Ppid: 1, Ret: -13, Dirfd: 5, Syscall: 1,
-		PathFlags: fspath.Unresolved, Comm: comm("evil\x1b[2J"), Pcomm: comm("sh")}, "rel\nfake row", 0),
+		PathFlags: fspath.Unresolved, Comm: testutil.Comm("evil\x1b[2J"), Pcomm: testutil.Comm("sh")}, "rel\nfake row", 0),
 	record(unlinksnoopEvent{KtimeNs: start + 5e9, Pid: 11, Tid: 11, Ppid: 1, Dirfd: atFDCWD, Syscall: 1,
-		PathFlags: fspath.DirCut, Comm: comm("rm"), Pcomm: comm("sh")}, "/d/d/f", 5),
+		PathFlags: fspath.DirCut, Comm: testutil.Comm("rm"), Pcomm: testutil.Comm("sh")}, "/d/d/f", 5),
 }
 
 func TestGolden(t *testing.T) {
@@ -71,7 +61,7 @@ func TestGolden(t *testing.T) {
 			var buf bytes.Buffer
 			w := output.NewWriter(&buf)
 			h := newHandler(config{time: tt.time}, tt.format, w, output.NewClockAt(boot, start))
-			h.f.Header()
+			h.Header()
 			for _, raw := range sampleEvents {
 				if err := h.Event(raw); err != nil {
 					t.Fatal(err)

@@ -1,0 +1,53 @@
+package tools
+
+import (
+	"context"
+
+	"github.com/ebtools/ebtools/output"
+	ebrt "github.com/ebtools/ebtools/runtime"
+)
+
+// Printer is the output half every event tool shares: a formatter, its
+// writer and one reusable row. Tools embed it in their handler.
+type Printer struct {
+	Formatter output.Formatter
+	Out       *output.Writer
+	Row       *output.Row
+}
+
+// NewPrinter returns a Printer of cols in format, writing to out.
+func NewPrinter(out *output.Writer, format output.Format, cols []output.Column, opts output.Options) Printer {
+	return Printer{Formatter: output.New(out, format, cols, opts), Out: out, Row: output.NewRow(len(cols))}
+}
+
+// Header writes the column titles.
+func (p *Printer) Header() error { return p.Formatter.Header() }
+
+// Print writes Row.
+func (p *Printer) Print() error { return p.Formatter.Write(p.Row) }
+
+// Flush implements runtime.Handler.
+func (p *Printer) Flush() error { return p.Out.Flush() }
+
+// EventHandler is a tool's event handler, with the header it prints.
+type EventHandler interface {
+	ebrt.Handler
+	Header() error
+}
+
+// Stream loads and attaches prog, prints h's header as soon as tracing
+// has begun and streams events to h until ctx ends.
+func Stream(ctx context.Context, prog ebrt.Program, opts ebrt.Options, h EventHandler) error {
+	s, err := ebrt.Start(ctx, prog, opts)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := h.Header(); err != nil {
+		return err
+	}
+	if err := h.Flush(); err != nil {
+		return err
+	}
+	return s.Run(ctx, h)
+}
