@@ -42,6 +42,9 @@ type Options struct {
 	Time TimeColumn
 	// Clock converts event times; nil means a Clock started now.
 	Clock *Clock
+	// CSV makes text output comma-separated and unpadded, as BCC's -s/--csv
+	// (commas inside values are escaped as \x2c).
+	CSV bool
 }
 
 // Formatter prints a tool's header and rows.
@@ -156,6 +159,8 @@ func appendJSONValue(b []byte, v *value) []byte {
 		return strconv.AppendUint(b, v.u, 10)
 	case kindBool:
 		return strconv.AppendBool(b, v.i != 0)
+	case kindFloat:
+		return strconv.AppendFloat(b, v.f, 'f', -1, 64)
 	case kindStr:
 		return AppendJSONString(b, v.s)
 	case kindList:

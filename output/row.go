@@ -23,6 +23,8 @@ type Column struct {
 	Align Align
 	// Quote puts text strings (and each list item) in double quotes.
 	Quote bool
+	// Prec is the number of decimals of a Float value in text.
+	Prec int
 }
 
 type kind uint8
@@ -34,6 +36,7 @@ const (
 	kindStr
 	kindBool
 	kindList
+	kindFloat
 )
 
 // Item is one string of a list value.
@@ -47,6 +50,7 @@ type value struct {
 	kind     kind
 	i        int64
 	u        uint64
+	f        float64
 	s        []byte
 	cut      bool
 	items    []Item
@@ -103,6 +107,9 @@ func (r *Row) Int(col int, n int64) { v := r.at(col); v.kind, v.i = kindInt, n }
 
 // Uint sets column col to an unsigned number.
 func (r *Row) Uint(col int, n uint64) { v := r.at(col); v.kind, v.u = kindUint, n }
+
+// Float sets column col to a number printed with the column's Prec decimals.
+func (r *Row) Float(col int, f float64) { v := r.at(col); v.kind, v.f = kindFloat, f }
 
 // Bool sets column col to a boolean.
 func (r *Row) Bool(col int, b bool) {

@@ -1,6 +1,7 @@
 package output
 
 import (
+	"bytes"
 	"strconv"
 	"unicode/utf8"
 )
@@ -34,28 +35,23 @@ func (f *textFormatter) Header() error {
 	b := f.line[:0]
 	switch f.opts.Time {
 	case ClockTime:
-		b = pad(b, clockHeader, timeWidth)
+		b = f.endCell(append(b, clockHeader...), 0, timeWidth, Left)
 	case RelativeTime:
-		b = pad(b, relativeHeader, timeWidth)
+		b = f.endCell(append(b, relativeHeader...), 0, timeWidth, Left)
 	}
 	for i := range f.cols {
 		c := &f.cols[i]
 		if c.Header == "" {
 			continue
 		}
-		if len(b) > 0 {
-			b = append(b, ' ')
-		}
+		b = f.sep(b)
 		start := len(b)
 		b = append(b, c.Header...)
 		if i != f.last {
-			b = padTo(b, start, c.Width, c.Align)
+			b = f.endCell(b, start, c.Width, c.Align)
 		}
 	}
-	b = append(b, '\n')
-	f.line = b
-	_, err := f.w.Write(b)
-	return err
+	return f.writeLine(b)
 }
 
 func (f *textFormatter) Write(r *Row) error {
@@ -64,34 +60,78 @@ func (f *textFormatter) Write(r *Row) error {
 	case ClockTime:
 		b = f.secs.append(b, f.opts.Clock.Wall(r.KTime), "15:04:05")
 	case RelativeTime:
-		start := len(b)
 		b = strconv.AppendFloat(b, f.opts.Clock.Since(r.KTime).Seconds(), 'f', 3, 64)
-		b = padTo(b, start, timeWidth, Left)
+		b = f.endCell(b, 0, timeWidth, Left)
 	}
 	for i := range f.cols {
 		c := &f.cols[i]
 		if c.Header == "" {
 			continue
 		}
-		if len(b) > 0 {
-			b = append(b, ' ')
-		}
+		b = f.sep(b)
 		start := len(b)
-		b = appendTextValue(b, r.get(i), c.Quote)
+		b = appendTextValue(b, r.get(i), c.Quote, c.Prec)
+		if f.opts.CSV {
+			b = escapeCommas(b, start)
+		}
 		if i != f.last {
-			b = padTo(b, start, c.Width, c.Align)
+			b = f.endCell(b, start, c.Width, c.Align)
 		}
 	}
+	return f.writeLine(b)
+}
+
+// sep appends the column separator unless b is at the start of the line.
+func (f *textFormatter) sep(b []byte) []byte {
+	if len(b) == 0 {
+		return b
+	}
+	if f.opts.CSV {
+		return append(b, ',')
+	}
+	return append(b, ' ')
+}
+
+// endCell pads the cell b[start:] to width, except in CSV.
+func (f *textFormatter) endCell(b []byte, start, width int, a Align) []byte {
+	if f.opts.CSV {
+		return b
+	}
+	return padTo(b, start, width, a)
+}
+
+func (f *textFormatter) writeLine(b []byte) error {
 	b = append(b, '\n')
 	f.line = b
 	_, err := f.w.Write(b)
 	return err
 }
 
+// escapeCommas escapes the commas of b[start:] as \x2c, so CSV fields stay
+// fields.
+func escapeCommas(b []byte, start int) []byte {
+	n := bytes.Count(b[start:], []byte{','})
+	if n == 0 {
+		return b
+	}
+	b = append(b, make([]byte, 3*n)...)
+	w := len(b)
+	for r := len(b) - 3*n - 1; r >= start; r-- {
+		if b[r] == ',' {
+			w -= 4
+			copy(b[w:], `\x2c`)
+			continue
+		}
+		w--
+		b[w] = b[r]
+	}
+	return b
+}
+
 // truncMark ends a value that a size limit cut.
 const truncMark = "..."
 
-func appendTextValue(b []byte, v *value, quote bool) []byte {
+func appendTextValue(b []byte, v *value, quote bool, prec int) []byte {
 	switch v.kind {
 	case kindInt:
 		return strconv.AppendInt(b, v.i, 10)
@@ -99,6 +139,8 @@ func appendTextValue(b []byte, v *value, quote bool) []byte {
 		return strconv.AppendUint(b, v.u, 10)
 	case kindBool:
 		return strconv.AppendBool(b, v.i != 0)
+	case kindFloat:
+		return strconv.AppendFloat(b, v.f, 'f', prec, 64)
 	case kindStr:
 		b = append(b, v.pre...)
 		b = appendTextString(b, v.s, v.cut, quote)
@@ -154,8 +196,4 @@ func padTo(b []byte, start, width int, a Align) []byte {
 	return b
 }
 
-// pad appends s left-aligned in width runes.
-func pad(b []byte, s string, width int) []byte {
-	start := len(b)
-	return padTo(append(b, s...), start, width, Left)
-}
+

@@ -108,6 +108,7 @@ func (s *Session) Run(ctx context.Context, h Handler) error {
 	}()
 
 	err := s.loop(rd, h)
+	s.detach()
 	s.pollLost()
 	if ferr := h.Flush(); err == nil {
 		err = ferr
@@ -158,8 +159,18 @@ func (s *Session) loop(rd reader, h Handler) error {
 	}
 }
 
-// pollLost reads the per-CPU count of events the BPF side failed to send.
+// pollLost reads the per-CPU count of events the BPF side failed to send,
+// and the tool's own count if it keeps one.
 func (s *Session) pollLost() {
+	if s.prog.Lost != nil {
+		n, err := s.prog.Lost(s.coll)
+		if err != nil {
+			s.log.Warn("count lost events", "error", err)
+		} else if n > s.lastToolLost {
+			s.addLost(n - s.lastToolLost)
+			s.lastToolLost = n
+		}
+	}
 	m := s.coll.Maps[lostMap]
 	if m == nil {
 		return

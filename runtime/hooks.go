@@ -16,6 +16,11 @@ type Program struct {
 	Load func() (*ebpf.CollectionSpec, error)
 	// Hooks lists where the programs attach, each with its fallbacks.
 	Hooks []Hook
+	// Lost, if set, counts events the tool lost beyond the event channel
+	// (e.g. LRU table evictions), cumulatively. It is polled with the lost
+	// counter and once more after the programs are detached; while they
+	// run it may under-count but must never over-count.
+	Lost func(coll *ebpf.Collection) (uint64, error)
 }
 
 // Hook is one place a tool needs to observe, with alternative ways to attach.

@@ -34,6 +34,9 @@ type Options struct {
 	Constants map[string]any
 	// CgroupPath limits events to tasks in this cgroup v2 directory.
 	CgroupPath string
+	// Prepare, if set, runs after loading and before attaching, e.g. to
+	// fill the tool's filter maps.
+	Prepare func(coll *ebpf.Collection) error
 }
 
 // Session is a loaded and attached tool.
@@ -49,6 +52,7 @@ type Session struct {
 
 	events, lost uint64 // delivered and lost event counts
 	lastLost     uint64 // last value of the BPF-side counter
+	lastToolLost uint64 // last value of prog.Lost
 }
 
 // Start checks preconditions, loads prog with opts and attaches it. The
@@ -62,6 +66,12 @@ func Start(ctx context.Context, prog Program, opts Options) (*Session, error) {
 	if err := s.setCgroup(opts.CgroupPath); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if opts.Prepare != nil {
+		if err := opts.Prepare(s.coll); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	// The reader exists before any program runs: a perf event array has no
 	// buffers to write to until it is opened.

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tcplife: one event per TCP session, when it closes, with its lifespan and
+ * the bytes it moved. The hook is the sock:inet_sock_set_state tracepoint,
+ * as tp_btf where the kernel has it, else the classic tracepoint; fentry on
+ * tcp_set_state is the last resort (it needs no per-architecture register
+ * layout, unlike a kprobe, so one object serves every architecture).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "ebtools.bpf.h"
+#include "tcplife.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+
+/* Kernel TCP states (include/net/tcp_states.h). */
+#define TCP_SYN_SENT 2
+#define TCP_FIN_WAIT1 4
+#define TCP_FIN_WAIT2 5
+#define TCP_CLOSE 7
+#define TCP_LAST_ACK 9
+#define TCP_CLOSING 11
+
+const volatile __u32 targ_pid = 0;
+const volatile __u16 targ_family = 0; /* 0: both */
+const volatile bool targ_lports = false;
+const volatile bool targ_rports = false;
+
+/* -L and -D: the ports to keep, filled by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u16);
+	__type(value, __u8);
+} lports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u16);
+	__type(value, __u8);
+} rports SEC(".maps");
+
+struct birth {
+	__u64 ts;
+	bool active; /* opened with connect(): our SYN counts in bytes_acked */
+};
+
+/* Birth by socket. LRU, so a connection flood evicts old entries instead
+ * of making new sessions untraceable; evictions are counted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct birth);
+} birth SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TCPLIFE_NR_STATS);
+	__type(key, __u32);
+	__type(value, __u64);
+} birth_stats SEC(".maps");
+
+/* Who used the socket: recorded where a process is surely running. */
+struct ident {
+	__u32 pid;
+	bool cgroup_ok;
+	char comm[TCPLIFE_COMM_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct ident);
+} idents SEC(".maps");
+
+/* What every flavour of the hook knows about the state change. */
+struct change {
+	__u64 sk;
+	int oldstate;
+	int newstate;
+	__u16 family;
+	__u16 lport;
+	__u16 rport;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+static __always_inline void count(__u32 stat)
+{
+	__u64 *n = bpf_map_lookup_elem(&birth_stats, &stat);
+
+	if (n)
+		(*n)++;
+}
+
+static __always_inline bool trace_allowed(struct change *c)
+{
+	if (targ_family && c->family != targ_family)
+		return false;
+	if (targ_lports && !bpf_map_lookup_elem(&lports, &c->lport))
+		return false;
+	if (targ_rports && !bpf_map_lookup_elem(&rports, &c->rport))
+		return false;
+	return true;
+}
+
+/*
+ * payload sets the bytes the application sent and received. bytes_acked and
+ * bytes_received count sequence space, in which SYN and FIN take one each:
+ * those are taken back out, so the counts are exact payload bytes.
+ */
+static __always_inline void payload(struct event *e, struct tcp_sock *tp, int oldstate, bool active)
+{
+	__u64 tx = BPF_CORE_READ(tp, bytes_acked), rx = BPF_CORE_READ(tp, bytes_received);
+	unsigned long flags = BPF_CORE_READ(&tp->inet_conn.icsk_inet.sk, __sk_common.skc_flags);
+
+	/* Our SYN is acked in bytes_acked only when we connected. */
+	if (active && tx > 0)
+		tx--;
+	/* Our FIN went out in these states; it counts once acked. */
+	if ((oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING ||
+	     oldstate == TCP_LAST_ACK) &&
+	    BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq) && tx > 0)
+		tx--;
+	/* tcp_fin() marks the socket SOCK_DONE when the peer's FIN arrives. */
+	if ((flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))) && rx > 0)
+		rx--;
+	e->tx_bytes = tx;
+	e->rx_bytes = rx;
+}
+
+static __always_inline int handle(void *ctx, struct change *c, struct sock *sk)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	struct ident id = {}, *who;
+	struct birth b, *start;
+	struct event e = {};
+	__u64 ts;
+
+	if (!trace_allowed(c))
+		return 0;
+
+	if (c->newstate < TCP_FIN_WAIT1) {
+		b.ts = bpf_ktime_get_ns();
+		b.active = c->newstate == TCP_SYN_SENT;
+		if (!bpf_map_update_elem(&birth, &c->sk, &b, BPF_NOEXIST))
+			count(TCPLIFE_BIRTHS);
+	}
+	/* connect(), close() and shutdown() run in the process using the socket. */
+	if (c->newstate == TCP_SYN_SENT || c->newstate == TCP_FIN_WAIT1 || c->newstate == TCP_LAST_ACK) {
+		id.pid = bpf_get_current_pid_tgid() >> 32;
+		id.cgroup_ok = ebt_cgroup_allowed();
+		bpf_get_current_comm(&id.comm, sizeof(id.comm));
+		bpf_map_update_elem(&idents, &c->sk, &id, BPF_ANY);
+	}
+	if (c->newstate != TCP_CLOSE)
+		return 0;
+
+	start = bpf_map_lookup_elem(&birth, &c->sk);
+	if (!start) {
+		/* Born before tracing began (or evicted: counted in user space). */
+		bpf_map_delete_elem(&idents, &c->sk);
+		return 0;
+	}
+	ts = bpf_ktime_get_ns();
+	e.ktime_ns = ts;
+	e.span_ns = ts - start->ts;
+	b.active = start->active;
+	bpf_map_delete_elem(&birth, &c->sk);
+	count(TCPLIFE_CLOSED);
+
+	who = bpf_map_lookup_elem(&idents, &c->sk);
+	if (who) {
+		e.pid = who->pid;
+		__builtin_memcpy(e.comm, who->comm, sizeof(e.comm));
+		if (targ_cgroup && !who->cgroup_ok)
+			goto done;
+	} else {
+		e.pid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(&e.comm, sizeof(e.comm));
+		if (!ebt_cgroup_allowed())
+			goto done;
+	}
+	if (targ_pid && e.pid != targ_pid)
+		goto done;
+
+	payload(&e, tp, c->oldstate, b.active);
+	e.family = c->family;
+	e.lport = c->lport;
+	e.rport = c->rport;
+	__builtin_memcpy(e.laddr, c->laddr, sizeof(e.laddr));
+	__builtin_memcpy(e.raddr, c->raddr, sizeof(e.raddr));
+	ebt_output(ctx, &e, sizeof(e));
+done:
+	if (who)
+		bpf_map_delete_elem(&idents, &c->sk);
+	return 0;
+}
+
+/* from_sock fills c from the socket itself (tp_btf and fentry). */
+static __always_inline bool from_sock(struct change *c, struct sock *sk)
+{
+	struct inet_sock *inet = (struct inet_sock *)sk;
+
+	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
+		return false;
+	c->sk = (__u64)sk;
+	c->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	/* Not skc_num: TCP_CLOSE clears it (inet_put_port) before the hook runs. */
+	c->lport = __builtin_bswap16(BPF_CORE_READ(inet, inet_sport));
+	c->rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (c->family == AF_INET) {
+		bpf_core_read(c->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(c->raddr, 4, &sk->__sk_common.skc_daddr);
+	} else if (c->family == AF_INET6) {
+		bpf_core_read(c->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(c->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+	} else {
+		return false;
+	}
+	return true;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tcplife_btf, struct sock *sk, int oldstate, int newstate)
+{
+	struct change c = {.oldstate = oldstate, .newstate = newstate};
+
+	if (!from_sock(&c, sk))
+		return 0;
+	return handle(ctx, &c, sk);
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int tcplife_tp(struct trace_event_raw_inet_sock_set_state *args)
+{
+	struct change c = {.oldstate = args->oldstate, .newstate = args->newstate};
+
+	if (args->protocol != IPPROTO_TCP)
+		return 0;
+	c.sk = (__u64)args->skaddr;
+	c.family = args->family;
+	/* The tracepoint's ports are already in host byte order. */
+	c.lport = args->sport;
+	c.rport = args->dport;
+	/* The verifier allows only fixed-offset loads from the context. */
+	if (c.family == AF_INET) {
+		bpf_probe_read_kernel(c.laddr, 4, args->saddr);
+		bpf_probe_read_kernel(c.raddr, 4, args->daddr);
+	} else if (c.family == AF_INET6) {
+		bpf_probe_read_kernel(c.laddr, 16, args->saddr_v6);
+		bpf_probe_read_kernel(c.raddr, 16, args->daddr_v6);
+	} else {
+		return 0;
+	}
+	return handle(args, &c, (struct sock *)args->skaddr);
+}
+
+SEC("fentry/tcp_set_state")
+int BPF_PROG(tcplife_fentry, struct sock *sk, int state)
+{
+	struct change c = {.oldstate = BPF_CORE_READ(sk, __sk_common.skc_state), .newstate = state};
+
+	if (!from_sock(&c, sk))
+		return 0;
+	return handle(ctx, &c, sk);
+}
+
+/* Makes struct event part of the object's BTF, for bpf2go -type. */
+const struct event *unused_event __attribute__((unused));
+
+char LICENSE[] SEC("license") = "GPL";
