@@ -1,0 +1,256 @@
+package tcplife
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/ebtools/ebtools/internal/testutil"
+	ebrt "github.com/ebtools/ebtools/runtime"
+)
+
+// server accepts on addr; per connection it reads 1000 bytes, answers 5000
+// and closes. The client side (session) sends 1000, reads to EOF, closes.
+func server(t *testing.T, network, addr string) (port int, stop func()) {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		reply := make([]byte, 5000)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 1000)
+			if _, err := io.ReadFull(c, buf); err == nil {
+				c.Write(reply)
+			}
+			c.Close()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port, func() { ln.Close(); wg.Wait() }
+}
+
+func session(t *testing.T, network, addr string) {
+	t.Helper()
+	c, err := net.Dial(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, c)
+	if err != nil || n != 5000 {
+		t.Fatalf("session read %d bytes: %v", n, err)
+	}
+	c.Close()
+}
+
+type jsonEvent struct {
+	PID          int
+	Comm, Family string
+	LAddr, RAddr string
+	LPort, RPort int
+	TxBytes      uint64 `json:"tx_bytes"`
+	RxBytes      uint64 `json:"rx_bytes"`
+	DurationNs   uint64 `json:"duration_ns"`
+}
+
+func decode(t *testing.T, l string) jsonEvent {
+	t.Helper()
+	var e jsonEvent
+	if err := json.Unmarshal([]byte(l), &e); err != nil {
+		t.Fatalf("invalid JSON %q: %v", l, err)
+	}
+	return e
+}
+
+// TestThousands is the acceptance load: 2,000 loopback sessions, both rows
+// of each, bytes exact, nothing lost; then the same over ::1 with -6.
+func TestThousands(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	for _, tt := range []struct {
+		network, host, flag, family string
+		n                           int
+	}{
+		{"tcp4", "127.0.0.1", "-4", "ipv4", 2000},
+		{"tcp6", "::1", "-6", "ipv6", 500},
+	} {
+		t.Run(tt.family, func(t *testing.T) {
+			port, stop := server(t, tt.network, net.JoinHostPort(tt.host, "0"))
+			defer stop()
+			addr := net.JoinHostPort(tt.host, strconv.Itoa(port))
+			p := testutil.Start(t, "-o", "json", "tcplife", tt.flag, "-p", strconv.Itoa(os.Getpid()))
+			for i := 0; i < tt.n; i++ {
+				session(t, tt.network, addr)
+			}
+			clients, servers := 0, 0
+			for clients+servers < 2*tt.n {
+				e := decode(t, p.WaitLine(t, func(string) bool { return true }))
+				switch {
+				case e.PID != os.Getpid() || e.Family != tt.family || e.LAddr != tt.host || e.RAddr != tt.host:
+					t.Fatalf("unexpected row %+v", e)
+				case e.RPort == port && e.TxBytes == 1000 && e.RxBytes == 5000:
+					clients++
+				case e.LPort == port && e.TxBytes == 5000 && e.RxBytes == 1000:
+					servers++
+				default:
+					t.Fatalf("row with wrong ports or bytes: %+v", e)
+				}
+				if e.DurationNs == 0 || e.DurationNs > uint64(10*time.Second) {
+					t.Errorf("implausible duration %d ns", e.DurationNs)
+				}
+			}
+			if _, code := p.Stop(t, syscall.SIGTERM); code != 0 || !strings.Contains(p.Stderr(), "lost=0") {
+				t.Errorf("exit %d, stderr:\n%s", code, p.Stderr())
+			}
+			if clients != tt.n || servers != tt.n {
+				t.Errorf("client rows %d, server rows %d, want %d each", clients, servers, tt.n)
+			}
+		})
+	}
+}
+
+// TestFilters checks -4/-6 and -L/-D against sessions on two ports.
+func TestFilters(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	port1, stop1 := server(t, "tcp4", "127.0.0.1:0")
+	defer stop1()
+	port2, stop2 := server(t, "tcp4", "127.0.0.1:0")
+	defer stop2()
+	port6, stop6 := server(t, "tcp6", "[::1]:0")
+	defer stop6()
+	p1, p2, p6 := strconv.Itoa(port1), strconv.Itoa(port2), strconv.Itoa(port6)
+	me := strconv.Itoa(os.Getpid())
+
+	for _, tt := range []struct {
+		name  string
+		flags []string
+		want  []string // "lport>rport" of the rows, in order, before the marker
+	}{
+		{"-L", []string{"-L", p1}, []string{p1 + ">c"}},
+		{"-D", []string{"-D", p2 + "," + p1}, []string{"c>" + p1, "c>" + p2}},
+		{"-4 hides IPv6", []string{"-4"}, []string{p1 + ">c", "c>" + p1, p2 + ">c", "c>" + p2}},
+		{"-6 shows only IPv6", []string{"-6"}, []string{p6 + ">c", "c>" + p6}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testutil.Start(t, append([]string{"-o", "json", "tcplife", "-p", me}, tt.flags...)...)
+			session(t, "tcp4", "127.0.0.1:"+p1)
+			session(t, "tcp4", "127.0.0.1:"+p2)
+			session(t, "tcp6", "[::1]:"+p6)
+			// On loopback both ends are closed when session returns, and
+			// SIGTERM drains every row already sent.
+			rows, _ := p.Stop(t, syscall.SIGTERM)
+			var got []string
+			for _, l := range rows {
+				e := decode(t, l)
+				lp, rp := strconv.Itoa(e.LPort), strconv.Itoa(e.RPort)
+				if e.LPort != port1 && e.LPort != port2 && e.LPort != port6 {
+					lp = "c"
+				}
+				if e.RPort != port1 && e.RPort != port2 && e.RPort != port6 {
+					rp = "c"
+				}
+				got = append(got, lp+">"+rp)
+			}
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("rows %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestGrepLatency: `ebtools tcplife | grep 5432` sees a session's row
+// within a second of its close.
+func TestGrepLatency(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	port, stop := server(t, "tcp4", "127.0.0.1:0")
+	defer stop()
+	p := testutil.Start(t, "tcplife", "-D", strconv.Itoa(port))
+	session(t, "tcp4", "127.0.0.1:"+strconv.Itoa(port))
+	closed := time.Now()
+	p.WaitLine(t, func(l string) bool { return strings.Contains(l, " "+strconv.Itoa(port)+" ") })
+	took := time.Since(closed)
+	t.Logf("close to row: %v", took)
+	if took > time.Second {
+		t.Errorf("row took %v", took)
+	}
+}
+
+type counter struct{ n int }
+
+func (c *counter) Event([]byte) error { c.n++; return nil }
+func (c *counter) Flush() error       { return nil }
+
+// TestEvictions shrinks the birth map to 16 entries and keeps 64 sessions
+// open at once: the sessions whose birth was evicted are counted as lost,
+// and delivered + lost covers every session.
+func TestEvictions(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	prog := (&Tool{}).Program()
+	load := prog.Load
+	prog.Load = func() (*ebpf.CollectionSpec, error) {
+		spec, err := load()
+		if err == nil {
+			spec.Maps[tcplifeMapBirth].MaxEntries = 16
+		}
+		return spec, err
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	cfg := config{lports: []uint16{uint16(port)}}
+	s, err := ebrt.Start(context.Background(), prog, ebrt.Options{Constants: cfg.constants(), Prepare: cfg.fillPorts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	const n = 64
+	var conns []net.Conn
+	for i := 0; i < n; i++ {
+		c, err := net.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c, a)
+	}
+	// On loopback, close completes both ends' state changes before it returns.
+	for _, c := range conns {
+		c.Close()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	h := &counter{}
+	if err := s.Run(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("server-side sessions: %d delivered, %d counted lost", h.n, s.Lost())
+	if s.Lost() == 0 || h.n+int(s.Lost()) != n {
+		t.Errorf("delivered %d + lost %d, want %d with some lost", h.n, s.Lost(), n)
+	}
+}
