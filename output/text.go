@@ -195,5 +195,3 @@ func padTo(b []byte, start, width int, a Align) []byte {
 	}
 	return b
 }
-
-
