@@ -47,7 +47,7 @@ func (f *textFormatter) Header() error {
 		b = f.sep(b)
 		start := len(b)
 		b = append(b, c.Header...)
-		if i != f.last {
+		if i != f.last || c.Align == Right {
 			b = f.endCell(b, start, c.Width, c.Align)
 		}
 	}
@@ -74,7 +74,7 @@ func (f *textFormatter) Write(r *Row) error {
 		if f.opts.CSV {
 			b = escapeCommas(b, start)
 		}
-		if i != f.last {
+		if i != f.last || c.Align == Right {
 			b = f.endCell(b, start, c.Width, c.Align)
 		}
 	}

@@ -16,6 +16,9 @@ type Program struct {
 	Load func() (*ebpf.CollectionSpec, error)
 	// Hooks lists where the programs attach, each with its fallbacks.
 	Hooks []Hook
+	// NetAdmin is set for programs that attach to network interfaces
+	// (XDP), which needs CAP_NET_ADMIN as well.
+	NetAdmin bool
 	// Lost, if set, counts events the tool lost beyond the event channel
 	// (e.g. LRU table evictions), cumulatively. It is polled with the lost
 	// counter and once more after the programs are detached; while they
@@ -46,10 +49,11 @@ const (
 	methodKretprobe
 	methodFentry
 	methodFexit
+	methodXDP
 )
 
 func (m method) String() string {
-	return [...]string{"", "tracepoint", "tp_btf", "raw_tracepoint", "kprobe", "kretprobe", "fentry", "fexit"}[m]
+	return [...]string{"", "tracepoint", "tp_btf", "raw_tracepoint", "kprobe", "kretprobe", "fentry", "fexit", "xdp"}[m]
 }
 
 // fallbackOnly reports methods that are used only when a tool has no
@@ -64,6 +68,8 @@ func methodOf(p *ebpf.ProgramSpec) (method, error) {
 		return methodTracepoint, nil
 	case ebpf.RawTracepoint:
 		return methodRawTracepoint, nil
+	case ebpf.XDP:
+		return methodXDP, nil
 	case ebpf.Kprobe:
 		if strings.HasPrefix(p.SectionName, "kretprobe") {
 			return methodKretprobe, nil

@@ -37,6 +37,13 @@ type Options struct {
 	// Prepare, if set, runs after loading and before attaching, e.g. to
 	// fill the tool's filter maps.
 	Prepare func(coll *ebpf.Collection) error
+	// Interface is the network interface XDP programs attach to.
+	Interface string
+	// XDPMode is "native", "generic" or "" / "auto" (native where the
+	// driver supports it, else generic).
+	XDPMode string
+	// MapSizes overrides the max_entries of maps, by name.
+	MapSizes map[string]uint32
 }
 
 // Session is a loaded and attached tool.
@@ -81,7 +88,7 @@ func Start(ctx context.Context, prog Program, opts Options) (*Session, error) {
 			return nil, err
 		}
 	}
-	if err := s.attach(chosen); err != nil {
+	if err := s.attach(chosen, opts); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -116,7 +123,7 @@ func load(prog Program, opts Options) (*Session, []choice, error) {
 		log = hclog.NewNullLogger()
 	}
 	s := &Session{prog: prog, log: log}
-	if err := CheckPrivileges(false); err != nil {
+	if err := CheckPrivileges(prog.NetAdmin); err != nil {
 		return nil, nil, err
 	}
 	f, err := forceFromEnv()
@@ -186,6 +193,13 @@ func (s *Session) configure(spec *ebpf.CollectionSpec, opts Options, f force) er
 			return err
 		}
 	}
+	for name, n := range opts.MapSizes {
+		m := spec.Maps[name]
+		if m == nil {
+			return fmt.Errorf("size map %q: no such map in the object", name)
+		}
+		m.MaxEntries = n
+	}
 	if opts.CgroupPath != "" {
 		if spec.Maps[cgroupMap] == nil {
 			return fmt.Errorf("set cgroup filter: %s has no cgroup filter", s.prog.Name)
@@ -226,11 +240,21 @@ func (s *Session) setCgroup(path string) error {
 	return nil
 }
 
-func (s *Session) attach(chosen []choice) error {
+func (s *Session) attach(chosen []choice, opts Options) error {
 	for _, c := range chosen {
 		for i, name := range c.programs {
 			m, target := c.methods[i], c.targets[i]
-			l, err := attachOne(s.coll.Programs[name], m, target)
+			var l link.Link
+			var err error
+			if m == methodXDP {
+				l, err = s.attachXDP(s.coll.Programs[name], opts.Interface, opts.XDPMode)
+				if err != nil {
+					return err
+				}
+				s.links = append(s.links, l)
+				continue
+			}
+			l, err = attachOne(s.coll.Programs[name], m, target)
 			if err != nil {
 				return fmt.Errorf("attach %s %q for %s: %w", m, target, c.hook, err)
 			}

@@ -39,6 +39,13 @@ type Tool interface {
 	Run(ctx context.Context, c *cli.Context, env *Env) error
 }
 
+// WithArgs is implemented by tools that take positional arguments (such as
+// ipcount's IFACE); other tools reject any.
+type WithArgs interface {
+	// ArgsUsage names the arguments for the usage line, e.g. "IFACE".
+	ArgsUsage() string
+}
+
 // Env is what every tool gets from the command line and main.
 type Env struct {
 	Log     hclog.Logger

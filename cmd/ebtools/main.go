@@ -84,7 +84,7 @@ const toolHelp = `NAME:
    ebtools {{.Name}} - {{.Usage}}
 
 USAGE:
-   ebtools [global options] {{.Name}} [options]
+   ebtools [global options] {{.Name}} [options]{{if .ArgsUsage}} {{.ArgsUsage}}{{end}}
 
 EXAMPLES:
 {{.Description}}
@@ -95,15 +95,20 @@ OPTIONS:
 
 func toolCommand(t tools.Tool, stdout, stderr *os.File) *cli.Command {
 	examples := "   " + strings.ReplaceAll(t.Examples(), "\n", "\n   ")
+	argsUsage := ""
+	if wa, ok := t.(tools.WithArgs); ok {
+		argsUsage = wa.ArgsUsage()
+	}
 	return &cli.Command{
 		Name:               t.Name(),
 		Usage:              t.Usage(),
+		ArgsUsage:          argsUsage,
 		Description:        examples,
 		CustomHelpTemplate: toolHelp,
 		Flags:              append(t.Flags(), globalFlags()...),
 		OnUsageError:       onUsageError,
 		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
+			if c.NArg() > 0 && argsUsage == "" {
 				return tools.Usagef("unexpected argument %q (see ebtools %s --help)", c.Args().First(), t.Name())
 			}
 			g, err := parseGlobals(c)
