@@ -143,4 +143,11 @@ func TestRefusals(t *testing.T) {
 	if !v.HostXDP(t) {
 		t.Error("the other XDP program was removed")
 	}
+
+	// Native mode on a driver without it: the namespace's loopback device.
+	out, err := exec.Command("ip", "netns", "exec", v.NS, testutil.Binary(t), "ipcount", "--mode", "native", "lo").CombinedOutput()
+	ee, ok := err.(*exec.ExitError)
+	if want := "in native mode: the driver does not support it"; !ok || ee.ExitCode() != 1 || strings.Count(string(out), "\n") != 1 || !strings.Contains(string(out), want) {
+		t.Errorf("native mode on lo: exit %v, output %q; want exit 1 and one line with %q", err, out, want)
+	}
 }
