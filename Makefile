@@ -8,7 +8,7 @@
 GO      ?= go
 BPFTOOL ?= bpftool
 
-.PHONY: all build generate check-generated check-nocgo vmlinux test test-unit microbench lint clean
+.PHONY: all build generate check-generated check-nocgo vmlinux test microbench bench lint clean
 
 all: build
 
@@ -51,3 +51,7 @@ lint:
 
 clean:
 	rm -f ebtools
+
+# Cost and loss of each tool next to libbpf-tools and bpftrace (as root).
+bench:
+	$(GO) run ./internal/bench -rounds 3 -out results

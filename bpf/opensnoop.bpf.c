@@ -8,8 +8,12 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 
-/* A tight open/close loop makes several hundred thousand events a second. */
-#define EBT_RINGBUF_SIZE (16 * 1024 * 1024)
+/*
+ * A tight open/close loop makes several hundred thousand events a second,
+ * ~100 bytes each: 2 MiB holds over 50 ms of them, twice the reader's poll
+ * interval, and the reader is woken early once a quarter is full.
+ */
+#define EBT_RINGBUF_SIZE (2 * 1024 * 1024)
 #include "ebtools.bpf.h"
 #include "path.bpf.h"
 #include "opensnoop.h"

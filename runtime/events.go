@@ -27,6 +27,10 @@ const (
 	flushDelay = 50 * time.Millisecond
 	// lostPoll is how often the BPF-side lost counter is read.
 	lostPoll = time.Second
+	// readPoll bounds how long the reader sleeps: the BPF side writes
+	// without waking it (ebt_wakeup_flag in bpf/include/ebtools.bpf.h)
+	// until the ring is a quarter full.
+	readPoll = 25 * time.Millisecond
 	// perfPages is the per-CPU perf buffer size, in pages, on kernels
 	// without ring buffers.
 	perfPages = 64
@@ -124,7 +128,7 @@ func (s *Session) loop(rd reader, h Handler) error {
 	var pending time.Time // when the oldest unflushed event was handled
 	nextPoll := time.Now().Add(lostPoll)
 	for {
-		deadline := nextPoll
+		deadline := time.Now().Add(readPoll)
 		if !pending.IsZero() && pending.Add(flushDelay).Before(deadline) {
 			deadline = pending.Add(flushDelay)
 		}

@@ -12,13 +12,14 @@
  *   - cgroup_map / targ_cgroup: the -c/--cgroup filter, filled by the runtime.
  *
  * A tool may define EBT_RINGBUF_SIZE (bytes, a power of two) before including
- * this file.
+ * this file. The ring is mapped twice into the reader (so records can wrap),
+ * which counts twice in its RSS: size it to the event rate, no larger.
  */
 #ifndef __EBTOOLS_BPF_H
 #define __EBTOOLS_BPF_H
 
 #ifndef EBT_RINGBUF_SIZE
-#define EBT_RINGBUF_SIZE (4 * 1024 * 1024)
+#define EBT_RINGBUF_SIZE (1024 * 1024)
 #endif
 
 /* Set by the runtime before load; read-only for the verifier. */
@@ -56,6 +57,19 @@ static __always_inline void ebt_count_lost(void)
 }
 
 /*
+ * Wakeups: waking the reader costs the traced task about a microsecond, so
+ * events are written without one and the reader polls (every 25 ms, see
+ * runtime/events.go). Only once the ring is a quarter full is the reader
+ * woken at once, so a burst cannot fill the ring between two polls.
+ */
+static __always_inline __u64 ebt_wakeup_flag(void)
+{
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > EBT_RINGBUF_SIZE / 4)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+/*
  * ebt_output copies size bytes at data into the event channel and counts a
  * failure as a lost event. size may vary per event (it must be bounded).
  */
@@ -64,7 +78,7 @@ static __always_inline long ebt_output(void *ctx, const void *data, __u64 size)
 	long err;
 
 	if (ebt_use_ringbuf)
-		err = bpf_ringbuf_output(&events, (void *)data, size, 0);
+		err = bpf_ringbuf_output(&events, (void *)data, size, ebt_wakeup_flag());
 	else
 		err = bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, (void *)data, size);
 	if (err)

@@ -1,0 +1,372 @@
+// Command bench measures what ebtools costs a traced workload and whether it
+// misses events, next to libbpf-tools (and bpftrace for unlinks), in one
+// interleaved run. It is what `make bench` runs, as root:
+//
+//	go run ./internal/bench [-rounds 3] [-out results]
+//
+// It prints a Markdown table and saves it under -out.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "workload" {
+		if err := runWorkload(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// tracer is one way of watching a workload.
+type tracer struct {
+	name string
+	// args builds the command line; nil means no tracer (the baseline).
+	args func(ebtools string) []string
+	// ready reports, from stdout and stderr so far, that it is attached.
+	ready func(stdout, stderr []byte) bool
+	// lost parses the events the tracer said it lost.
+	lost func(stdout, stderr []byte) int
+}
+
+type scenario struct {
+	workload string
+	n        int
+	expected func(n int) int // rows the tracer should print
+	tracers  []tracer
+}
+
+var (
+	ebtoolsLost = regexp.MustCompile(`stopped: .* lost=(\d+)`)
+	lostLines   = regexp.MustCompile(`(?i)lost (\d+) events`)
+)
+
+func ebtoolsTracer(tool, format string) tracer {
+	return tracer{
+		name:  "ebtools " + tool + map[string]string{"text": "", "json": " -o json"}[format],
+		args:  func(bin string) []string { return []string{bin, "--log-level", "info", "-o", format, tool} },
+		ready: func(_, stderr []byte) bool { return bytes.Contains(stderr, []byte("attached: tool=")) },
+		lost: func(_, stderr []byte) int {
+			if m := ebtoolsLost.FindSubmatch(stderr); m != nil {
+				n, _ := strconv.Atoi(string(m[1]))
+				return n
+			}
+			return -1
+		},
+	}
+}
+
+func sumLost(stdout, stderr []byte) int {
+	n := 0
+	for _, b := range [][]byte{stdout, stderr} {
+		for _, m := range lostLines.FindAllSubmatch(b, -1) {
+			k, _ := strconv.Atoi(string(m[1]))
+			n += k
+		}
+	}
+	return n
+}
+
+// libbpfTool runs a libbpf-tools binary with line-buffered stdout, so its
+// header (printed once attached) shows when it is ready.
+func libbpfTool(name string) tracer {
+	return tracer{
+		name:  "libbpf-tools " + name,
+		args:  func(string) []string { return []string{"stdbuf", "-oL", "/usr/sbin/" + name} },
+		ready: func(stdout, _ []byte) bool { return bytes.Contains(stdout, []byte("\n")) },
+		lost:  sumLost,
+	}
+}
+
+var bpftraceUnlink = tracer{
+	name: "bpftrace sys_enter_unlinkat",
+	args: func(string) []string {
+		return []string{"bpftrace", "-e", `tracepoint:syscalls:sys_enter_unlinkat { printf("%d %s %s\n", pid, comm, str(args->pathname)); }`}
+	},
+	ready: func(stdout, _ []byte) bool { return bytes.Contains(stdout, []byte("Attaching")) },
+	lost:  sumLost,
+}
+
+var baseline = tracer{name: "baseline (no tracer)"}
+
+func scenarios() []scenario {
+	one := func(n int) int { return n }
+	return []scenario{
+		{"openclose", 200000, one, []tracer{baseline, ebtoolsTracer("opensnoop", "text"), ebtoolsTracer("opensnoop", "json"), libbpfTool("opensnoop")}},
+		{"exec", 1000, one, []tracer{baseline, ebtoolsTracer("execsnoop", "text"), ebtoolsTracer("execsnoop", "json"), libbpfTool("execsnoop")}},
+		{"unlink", 50000, one, []tracer{baseline, ebtoolsTracer("unlinksnoop", "text"), ebtoolsTracer("unlinksnoop", "json"), bpftraceUnlink}},
+		{"tcp", 2000, func(n int) int { return 2 * n }, []tracer{baseline, ebtoolsTracer("tcplife", "text"), ebtoolsTracer("tcplife", "json"), libbpfTool("tcplife")}},
+	}
+}
+
+// result is one tracer's measurement in one round.
+type result struct {
+	nsPerOp        float64
+	captured, lost int
+	cpu            time.Duration
+	rssKB          int64
+	attach         time.Duration
+}
+
+func run() error {
+	rounds := flag.Int("rounds", 3, "interleaved rounds; medians are reported")
+	outDir := flag.String("out", "results", "folder for the Markdown report")
+	flag.Parse()
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("run as root: the tracers load BPF programs")
+	}
+	if err := ensureReferences(); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "ebtools-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "ebtools")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/ebtools").CombinedOutput(); err != nil {
+		return fmt.Errorf("build ebtools: %v\n%s", err, out)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+
+	var report strings.Builder
+	fmt.Fprintf(&report, "# ebtools bench, %s\n\n", time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintf(&report, "Kernel %s, %d CPUs; %d interleaved rounds, medians (captured: the worst round).\n\n", kernel(), numCPU(), *rounds)
+	fmt.Fprintln(&report, "| workload | tracer | ns/op | slowdown | captured / expected | lost | tracer CPU s | peak RSS MB | start to attached ms |")
+	fmt.Fprintln(&report, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	port := 20000
+	for _, sc := range scenarios() {
+		results := make([][]result, len(sc.tracers))
+		for r := 0; r < *rounds; r++ {
+			for i, tr := range sc.tracers {
+				port++
+				marker := fmt.Sprintf("ebtbench%d%d%d", r, i, time.Now().UnixNano()%1000000)
+				if sc.workload == "tcp" {
+					marker = strconv.Itoa(port)
+				}
+				res, err := measure(self, bin, tmp, sc, tr, marker)
+				if err != nil {
+					return fmt.Errorf("%s under %s: %w", sc.workload, tr.name, err)
+				}
+				results[i] = append(results[i], res)
+				fmt.Fprintf(os.Stderr, "round %d %-10s %-32s %8.0f ns/op captured %d/%d lost %d\n",
+					r+1, sc.workload, tr.name, res.nsPerOp, res.captured, sc.expected(sc.n), res.lost)
+			}
+		}
+		base := median(results[0], func(r result) float64 { return r.nsPerOp })
+		for i, tr := range sc.tracers {
+			rs := results[i]
+			ns := median(rs, func(r result) float64 { return r.nsPerOp })
+			row := fmt.Sprintf("| %s | %s | %.0f | %.2fx |", sc.workload, tr.name, ns, ns/base)
+			if tr.args == nil {
+				row += " - | - | - | - | - |"
+			} else {
+				worst, maxLost := rs[0].captured, rs[0].lost
+				for _, r := range rs {
+					worst = min(worst, r.captured)
+					maxLost = max(maxLost, r.lost)
+				}
+				exp := sc.expected(sc.n)
+				row += fmt.Sprintf(" %d / %d (%.1f %%) | %d | %.2f | %.1f | %.0f |", worst, exp, 100*float64(worst)/float64(exp), maxLost,
+					median(rs, func(r result) float64 { return r.cpu.Seconds() }),
+					median(rs, func(r result) float64 { return float64(r.rssKB) / 1024 }),
+					median(rs, func(r result) float64 { return float64(r.attach.Milliseconds()) }))
+			}
+			fmt.Fprintln(&report, row)
+		}
+	}
+	micro, err := microbench()
+	if err != nil {
+		return err
+	}
+	report.WriteString("\n" + micro)
+	fmt.Print(report.String())
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		return err
+	}
+	name := filepath.Join(*outDir, "bench-"+time.Now().UTC().Format("20060102-150405")+".md")
+	if err := os.WriteFile(name, []byte(report.String()), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "saved", name)
+	return nil
+}
+
+// measure runs one workload under one tracer.
+func measure(self, ebtools, tmp string, sc scenario, tr tracer, marker string) (result, error) {
+	var res result
+	var cmd *exec.Cmd
+	var stdout, stderr *os.File
+	if tr.args != nil {
+		var err error
+		if stdout, err = os.CreateTemp(tmp, "out-"); err != nil {
+			return res, err
+		}
+		defer stdout.Close()
+		if stderr, err = os.CreateTemp(tmp, "err-"); err != nil {
+			return res, err
+		}
+		defer stderr.Close()
+		args := tr.args(ebtools)
+		cmd = exec.Command(args[0], args[1:]...)
+		cmd.Stdout, cmd.Stderr = stdout, stderr
+		began := time.Now()
+		if err := cmd.Start(); err != nil {
+			return res, err
+		}
+		for !tr.ready(readFile(stdout.Name()), readFile(stderr.Name())) {
+			if time.Since(began) > 30*time.Second {
+				cmd.Process.Kill()
+				return res, fmt.Errorf("not attached after 30 s: %s", readFile(stderr.Name()))
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		res.attach = time.Since(began)
+	}
+	wl := exec.Command(self, "workload", sc.workload, strconv.Itoa(sc.n))
+	wl.Env = append(os.Environ(), markerEnv+"="+marker)
+	out, err := wl.Output()
+	if err != nil {
+		if cmd != nil {
+			cmd.Process.Kill()
+		}
+		return res, fmt.Errorf("workload: %w", err)
+	}
+	res.nsPerOp, _ = strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	if cmd == nil {
+		return res, nil
+	}
+	time.Sleep(300 * time.Millisecond) // the last events through the buffers
+	// The tracer's own peak RSS: wait4's ru_maxrss would include the memory
+	// of this process, shared with the child between fork and exec.
+	res.rssKB = vmHWM(cmd.Process.Pid)
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		res.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	o, e := readFile(stdout.Name()), readFile(stderr.Name())
+	res.captured = countLines(o, []byte(marker))
+	res.lost = tr.lost(o, e)
+	return res, nil
+}
+
+// vmHWM returns a process's peak resident set in KiB.
+func vmHWM(pid int) int64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func readFile(name string) []byte {
+	b, _ := os.ReadFile(name)
+	return b
+}
+
+func countLines(b, marker []byte) int {
+	n := 0
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if bytes.Contains(sc.Bytes(), marker) {
+			n++
+		}
+	}
+	return n
+}
+
+func median(rs []result, f func(result) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	sort.Float64s(v)
+	return v[len(v)/2]
+}
+
+// ensureReferences installs libbpf-tools and bpftrace if they are missing.
+func ensureReferences() error {
+	if _, err := os.Stat("/usr/sbin/opensnoop"); err == nil {
+		if _, err := exec.LookPath("bpftrace"); err == nil {
+			return nil
+		}
+	}
+	fmt.Fprintln(os.Stderr, "bench: installing libbpf-tools and bpftrace with apt-get")
+	if out, err := exec.Command("apt-get", "update", "-qq").CombinedOutput(); err != nil {
+		return fmt.Errorf("apt-get update: %v\n%s", err, out)
+	}
+	cmd := exec.Command("apt-get", "install", "-y", "-qq", "libbpf-tools", "bpftrace")
+	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("apt-get install libbpf-tools bpftrace: %v\n%s", err, out)
+	}
+	return nil
+}
+
+func kernel() string {
+	var u syscall.Utsname
+	syscall.Uname(&u)
+	b := make([]byte, 0, len(u.Release))
+	for _, c := range u.Release {
+		if c == 0 {
+			break
+		}
+		b = append(b, byte(c))
+	}
+	return string(b)
+}
+
+func numCPU() int {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	return bytes.Count(b, []byte("processor\t:"))
+}
+
+// microbench runs the decode+format benchmarks of every tool.
+func microbench() (string, error) {
+	out, err := exec.Command("go", "test", "-run", "^$", "-bench", "BenchmarkEvent", "-benchmem", "./tools/...").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go test -bench: %v\n%s", err, out)
+	}
+	var b strings.Builder
+	b.WriteString("Decode + format per event (`go test -bench BenchmarkEvent -benchmem ./tools/...`):\n\n")
+	b.WriteString("| tool | format | ns/event | allocs/event |\n| --- | --- | ---: | ---: |\n")
+	pkg := ""
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) >= 2 && f[0] == "pkg:":
+			pkg = filepath.Base(f[1])
+		case len(f) >= 8 && strings.HasPrefix(f[0], "BenchmarkEvent/"):
+			format := strings.TrimSuffix(strings.TrimPrefix(f[0], "BenchmarkEvent/"), "-"+strconv.Itoa(numCPU()))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", pkg, format, f[2], f[6])
+		}
+	}
+	return b.String(), nil
+}
