@@ -164,20 +164,13 @@ int openat2_enter(struct trace_event_raw_sys_enter *ctx)
 	return enter(&a);
 }
 
-SEC("tracepoint/syscalls/sys_exit_open")
-int open_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return leave(ctx, ctx->ret);
-}
-
+/*
+ * One exit program for the three calls (the start map says which it was):
+ * the path walk is verified once. tools/opensnoop attaches it to the other
+ * two exit tracepoints as well.
+ */
 SEC("tracepoint/syscalls/sys_exit_openat")
-int openat_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return leave(ctx, ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_exit_openat2")
-int openat2_exit(struct trace_event_raw_sys_exit *ctx)
+int open_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	return leave(ctx, ctx->ret);
 }

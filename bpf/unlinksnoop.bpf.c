@@ -127,21 +127,13 @@ int rmdir_enter(struct trace_event_raw_sys_enter *ctx)
 	return enter(AT_FDCWD, (const char *)ctx->args[0], UNLINKSNOOP_RMDIR, true);
 }
 
-/* One exit handler serves all three: the start map says which call it was. */
-SEC("tracepoint/syscalls/sys_exit_unlink")
-int unlink_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return leave(ctx, ctx->ret);
-}
-
+/*
+ * One exit program for the three calls (the start map says which it was):
+ * the path walk is verified once. tools/unlinksnoop attaches it to the
+ * other two exit tracepoints as well.
+ */
 SEC("tracepoint/syscalls/sys_exit_unlinkat")
-int unlinkat_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return leave(ctx, ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_exit_rmdir")
-int rmdir_exit(struct trace_event_raw_sys_exit *ctx)
+int unlink_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	return leave(ctx, ctx->ret);
 }

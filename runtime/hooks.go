@@ -35,6 +35,10 @@ type Hook struct {
 	// Choices are sets of program names, best first. All programs of a set
 	// attach together (e.g. syscall entry and exit); the first set whose
 	// programs all have their attach point on this kernel is used.
+	//
+	// "name@target" attaches program name to target instead of its
+	// section's, so that one program (verified once) serves several hooks
+	// of the same kind, e.g. "leave@syscalls/sys_exit_rmdir".
 	Choices [][]string
 }
 
@@ -164,7 +168,8 @@ func orderChoices(spec *ebpf.CollectionSpec, sets [][]string, f force) [][]strin
 	var first, rest [][]string
 	for _, set := range sets {
 		fb := false
-		for _, name := range set {
+		for _, entry := range set {
+			name, _, _ := strings.Cut(entry, "@")
 			if p := spec.Programs[name]; p != nil {
 				if m, err := methodOf(p); err == nil && m.fallbackOnly() {
 					fb = true
@@ -183,28 +188,52 @@ func orderChoices(spec *ebpf.CollectionSpec, sets [][]string, f force) [][]strin
 // checkChoice returns the choice, or why it cannot be used here. err is an
 // environment failure that no other choice would avoid.
 func checkChoice(spec *ebpf.CollectionSpec, hook string, set []string, k *kernel, f force) (choice, string, error) {
-	c := choice{hook: hook, programs: set}
-	for _, name := range set {
+	c := choice{hook: hook}
+	for _, entry := range set {
+		name, target, override := strings.Cut(entry, "@")
 		p := spec.Programs[name]
 		if p == nil {
 			return c, "", fmt.Errorf("hook %s: program %q is not in the object", hook, name)
+		}
+		if !override {
+			target = p.AttachTo
 		}
 		m, err := methodOf(p)
 		if err != nil {
 			return c, "", err
 		}
 		if m == methodTPBTF && f.tracepoint {
-			return c, fmt.Sprintf("%s %s: skipped by EBTOOLS_FORCE=tracepoint", m, p.AttachTo), nil
+			return c, fmt.Sprintf("%s %s: skipped by EBTOOLS_FORCE=tracepoint", m, target), nil
 		}
-		why, err := k.available(m, p.AttachTo)
+		why, err := k.available(m, target)
 		if err != nil {
 			return c, "", err
 		}
 		if why != "" {
-			return c, fmt.Sprintf("%s %s: %s", m, p.AttachTo, why), nil
+			return c, fmt.Sprintf("%s %s: %s", m, target, why), nil
 		}
+		c.programs = append(c.programs, name)
 		c.methods = append(c.methods, m)
-		c.targets = append(c.targets, p.AttachTo)
+		c.targets = append(c.targets, target)
 	}
 	return c, "", nil
+}
+
+// ruleOut records that the program err names, if it attaches through BTF
+// (tp_btf, fentry, fexit), cannot be loaded here, so the next resolve takes
+// a fallback. It reports whether there was such a program.
+func (k *kernel) ruleOut(chosen []choice, err error) bool {
+	for _, c := range chosen {
+		for i, name := range c.programs {
+			m := c.methods[i]
+			if m != methodTPBTF && m != methodFentry && m != methodFexit {
+				continue
+			}
+			if strings.HasPrefix(err.Error(), "program "+name+":") {
+				k.failed[failKey(m, c.targets[i])] = err
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -20,6 +20,9 @@ const kernelBTFPath = "/sys/kernel/btf/vmlinux"
 type kernel struct {
 	btf    *btf.Spec
 	probes map[string]error
+	// failed holds the load errors of programs whose method turned out
+	// not to work here, by failKey.
+	failed map[string]error
 	kprobe *bool
 	syms   map[string]bool
 	// mountedTracefs is where this process mounted tracefs, if it did.
@@ -29,7 +32,7 @@ type kernel struct {
 // newKernel loads the BTF that CO-RE relocations and hook checks use: the
 // file at btfPath if set, else the running kernel's.
 func newKernel(btfPath string) (*kernel, error) {
-	k := &kernel{probes: map[string]error{}}
+	k := &kernel{probes: map[string]error{}, failed: map[string]error{}}
 	var err error
 	if btfPath != "" {
 		k.btf, err = btf.LoadSpec(btfPath)
@@ -68,10 +71,10 @@ func (k *kernel) available(m method, target string) (string, error) {
 		if !k.hasType("btf_trace_" + target) {
 			return "not in this kernel's BTF", nil
 		}
-		if m == methodTPBTF {
-			if err := k.probeTracing(ebpf.AttachTraceRawTp, target); err != nil {
-				return fmt.Sprintf("tp_btf programs do not load here: %v", err), nil
-			}
+		// Whether tp_btf programs load is learnt by loading the tool (see
+		// load): a probe here would cost as much as the load itself.
+		if err := k.failed[failKey(m, target)]; err != nil {
+			return fmt.Sprintf("%s programs do not load here: %v", m, err), nil
 		}
 	case methodKprobe, methodKretprobe:
 		if why := k.kprobesMissing(); why != "" {
@@ -84,16 +87,14 @@ func (k *kernel) available(m method, target string) (string, error) {
 		if !k.hasFunc(target) {
 			return "not a function in this kernel's BTF", nil
 		}
-		at := ebpf.AttachTraceFEntry
-		if m == methodFexit {
-			at = ebpf.AttachTraceFExit
-		}
-		if err := k.probeTracing(at, target); err != nil {
+		if err := k.failed[failKey(m, target)]; err != nil {
 			return fmt.Sprintf("%s programs do not load here: %v", m, err), nil
 		}
 	}
 	return "", nil
 }
+
+func failKey(m method, target string) string { return m.String() + "/" + target }
 
 func (k *kernel) hasType(name string) bool {
 	_, err := k.btf.AnyTypeByName(name)

@@ -102,8 +102,7 @@ func TestResolve(t *testing.T) {
 		{"required missing fails", force{}, Hook{Name: "h", Choices: [][]string{{"tp_missing"}}}, "", ErrNoHook},
 		{"kprobe only where kprobes exist", force{kprobe: true}, Hook{Name: "h", Choices: [][]string{{"tp"}, {"kp"}}},
 			map[bool]string{true: "kp", false: "tp"}[kprobeOK], nil},
-		{"fentry only where it loads", force{kprobe: true}, Hook{Name: "h", Choices: [][]string{{"tp"}, {"fentry"}}},
-			map[bool]string{true: "fentry", false: "tp"}[fentryOK], nil},
+		{"target override", force{}, Hook{Name: "h", Choices: [][]string{{"tp@syscalls/sys_enter_close"}}}, "tp", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,6 +124,33 @@ func TestResolve(t *testing.T) {
 				t.Errorf("pruned = %v, want the hook", pruned)
 			}
 		})
+	}
+}
+
+// TestFallbackAfterFailedLoad prefers fentry (as EBTOOLS_FORCE=kprobe
+// does): where fentry programs do not load, the load is tried again with
+// the next choice.
+func TestFallbackAfterFailedLoad(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	k, err := newKernel("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fentryOK := k.probeTracing(ebpf.AttachTraceFEntry, "do_sys_openat2") == nil
+	t.Setenv("EBTOOLS_FORCE", "kprobe")
+	p := Program{
+		Name:  "fallback",
+		Load:  func() (*ebpf.CollectionSpec, error) { return testSpec(), nil },
+		Hooks: []Hook{{Name: "openat", Choices: [][]string{{"tp"}, {"fentry"}}}},
+	}
+	s, chosen, err := load(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	want := map[bool]string{true: "fentry", false: "tp"}[fentryOK]
+	if got := chosen[0].programs[0]; got != want {
+		t.Errorf("chose %q, want %q (fentry loads here: %v)", got, want, fentryOK)
 	}
 }
 

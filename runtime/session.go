@@ -118,6 +118,7 @@ func Check(prog Program, opts Options) ([]string, error) {
 
 // load runs every step of Start up to loading the collection.
 func load(prog Program, opts Options) (*Session, []choice, error) {
+	began := time.Now()
 	log := opts.Logger
 	if log == nil {
 		log = hclog.NewNullLogger()
@@ -134,30 +135,46 @@ func load(prog Program, opts Options) (*Session, []choice, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	spec, err := prog.Load()
+	log.Debug("kernel BTF loaded", "ms", time.Since(began).Milliseconds())
+	base, err := prog.Load()
 	if err != nil {
 		return nil, nil, fmt.Errorf("load %s object: %w", prog.Name, err)
 	}
-	chosen, pruned, err := resolve(spec, prog.Hooks, k, f)
-	if err != nil {
-		return nil, nil, err
+	var chosen []choice
+	// Each failed try rules out one BTF-attached program's method, so
+	// there are at most as many tries as such programs.
+	for try := 0; ; try++ {
+		spec := base.Copy()
+		var pruned []string
+		chosen, pruned, err = resolve(spec, prog.Hooks, k, f)
+		if err != nil {
+			return nil, nil, err
+		}
+		if try == 0 {
+			for _, p := range pruned {
+				log.Debug("hook pruned", "hook", p)
+			}
+			if k.mountedTracefs != "" {
+				log.Info("tracefs was not mounted: mounted it", "path", k.mountedTracefs)
+			}
+			log.Debug("hooks resolved", "ms", time.Since(began).Milliseconds())
+		}
+		keepPrograms(spec, chosen)
+		if err := s.configure(spec, opts, f); err != nil {
+			return nil, nil, err
+		}
+		s.coll, err = ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
+			Programs: ebpf.ProgramOptions{KernelTypes: k.btf},
+		})
+		if err == nil {
+			break
+		}
+		if !k.ruleOut(chosen, err) {
+			return nil, nil, s.loadError(err)
+		}
+		log.Debug("falling back after a failed load", "error", err)
 	}
-	for _, p := range pruned {
-		log.Debug("hook pruned", "hook", p)
-	}
-	if k.mountedTracefs != "" {
-		log.Info("tracefs was not mounted: mounted it", "path", k.mountedTracefs)
-	}
-	keepPrograms(spec, chosen)
-	if err := s.configure(spec, opts, f); err != nil {
-		return nil, nil, err
-	}
-	s.coll, err = ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
-		Programs: ebpf.ProgramOptions{KernelTypes: k.btf},
-	})
-	if err != nil {
-		return nil, nil, s.loadError(err)
-	}
+	log.Debug("programs loaded", "ms", time.Since(began).Milliseconds())
 	return s, chosen, nil
 }
 

@@ -70,11 +70,11 @@ func (*Tool) Program() ebrt.Program {
 		Name: "opensnoop",
 		Load: loadOpensnoop,
 		Hooks: []ebrt.Hook{
-			{Name: "openat", Choices: [][]string{{opensnoopProgOpenatEnter, opensnoopProgOpenatExit}}},
+			{Name: "openat", Choices: [][]string{{opensnoopProgOpenatEnter, opensnoopProgOpenExit}}},
 			// open(2) does not exist on arm64 and other new ports.
-			{Name: "open", Optional: true, Choices: [][]string{{opensnoopProgOpenEnter, opensnoopProgOpenExit}}},
+			{Name: "open", Optional: true, Choices: [][]string{{opensnoopProgOpenEnter, opensnoopProgOpenExit + "@syscalls/sys_exit_open"}}},
 			// openat2(2) is new in 5.6.
-			{Name: "openat2", Optional: true, Choices: [][]string{{opensnoopProgOpenat2Enter, opensnoopProgOpenat2Exit}}},
+			{Name: "openat2", Optional: true, Choices: [][]string{{opensnoopProgOpenat2Enter, opensnoopProgOpenExit + "@syscalls/sys_exit_openat2"}}},
 		},
 	}
 }

@@ -43,9 +43,7 @@ const (
 	opensnoopProgOpenEnter    = "open_enter"
 	opensnoopProgOpenExit     = "open_exit"
 	opensnoopProgOpenat2Enter = "openat2_enter"
-	opensnoopProgOpenat2Exit  = "openat2_exit"
 	opensnoopProgOpenatEnter  = "openat_enter"
-	opensnoopProgOpenatExit   = "openat_exit"
 	opensnoopVarEbtUseRingbuf = "ebt_use_ringbuf"
 	opensnoopVarTargCgroup    = "targ_cgroup"
 	opensnoopVarTargFailed    = "targ_failed"
@@ -102,9 +100,7 @@ type opensnoopProgramSpecs struct {
 	OpenEnter    *ebpf.ProgramSpec `ebpf:"open_enter"`
 	OpenExit     *ebpf.ProgramSpec `ebpf:"open_exit"`
 	Openat2Enter *ebpf.ProgramSpec `ebpf:"openat2_enter"`
-	Openat2Exit  *ebpf.ProgramSpec `ebpf:"openat2_exit"`
 	OpenatEnter  *ebpf.ProgramSpec `ebpf:"openat_enter"`
-	OpenatExit   *ebpf.ProgramSpec `ebpf:"openat_exit"`
 }
 
 // opensnoopMapSpecs contains maps before they are loaded into the kernel.
@@ -192,9 +188,7 @@ type opensnoopPrograms struct {
 	OpenEnter    *ebpf.Program `ebpf:"open_enter"`
 	OpenExit     *ebpf.Program `ebpf:"open_exit"`
 	Openat2Enter *ebpf.Program `ebpf:"openat2_enter"`
-	Openat2Exit  *ebpf.Program `ebpf:"openat2_exit"`
 	OpenatEnter  *ebpf.Program `ebpf:"openat_enter"`
-	OpenatExit   *ebpf.Program `ebpf:"openat_exit"`
 }
 
 func (p *opensnoopPrograms) Close() error {
@@ -202,9 +196,7 @@ func (p *opensnoopPrograms) Close() error {
 		p.OpenEnter,
 		p.OpenExit,
 		p.Openat2Enter,
-		p.Openat2Exit,
 		p.OpenatEnter,
-		p.OpenatExit,
 	)
 }
 

@@ -59,10 +59,10 @@ func (*Tool) Program() ebrt.Program {
 		Name: "unlinksnoop",
 		Load: loadUnlinksnoop,
 		Hooks: []ebrt.Hook{
-			{Name: "unlinkat", Choices: [][]string{{unlinksnoopProgUnlinkatEnter, unlinksnoopProgUnlinkatExit}}},
+			{Name: "unlinkat", Choices: [][]string{{unlinksnoopProgUnlinkatEnter, unlinksnoopProgUnlinkExit}}},
 			// The old calls do not exist on arm64 and other new ports.
-			{Name: "unlink", Optional: true, Choices: [][]string{{unlinksnoopProgUnlinkEnter, unlinksnoopProgUnlinkExit}}},
-			{Name: "rmdir", Optional: true, Choices: [][]string{{unlinksnoopProgRmdirEnter, unlinksnoopProgRmdirExit}}},
+			{Name: "unlink", Optional: true, Choices: [][]string{{unlinksnoopProgUnlinkEnter, unlinksnoopProgUnlinkExit + "@syscalls/sys_exit_unlink"}}},
+			{Name: "rmdir", Optional: true, Choices: [][]string{{unlinksnoopProgRmdirEnter, unlinksnoopProgUnlinkExit + "@syscalls/sys_exit_rmdir"}}},
 		},
 	}
 }

@@ -42,11 +42,9 @@ const (
 	unlinksnoopMapLost           = "lost"
 	unlinksnoopMapStart          = "start"
 	unlinksnoopProgRmdirEnter    = "rmdir_enter"
-	unlinksnoopProgRmdirExit     = "rmdir_exit"
 	unlinksnoopProgUnlinkEnter   = "unlink_enter"
 	unlinksnoopProgUnlinkExit    = "unlink_exit"
 	unlinksnoopProgUnlinkatEnter = "unlinkat_enter"
-	unlinksnoopProgUnlinkatExit  = "unlinkat_exit"
 	unlinksnoopVarEbtUseRingbuf  = "ebt_use_ringbuf"
 	unlinksnoopVarTargCgroup     = "targ_cgroup"
 	unlinksnoopVarTargFailed     = "targ_failed"
@@ -97,11 +95,9 @@ type unlinksnoopSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type unlinksnoopProgramSpecs struct {
 	RmdirEnter    *ebpf.ProgramSpec `ebpf:"rmdir_enter"`
-	RmdirExit     *ebpf.ProgramSpec `ebpf:"rmdir_exit"`
 	UnlinkEnter   *ebpf.ProgramSpec `ebpf:"unlink_enter"`
 	UnlinkExit    *ebpf.ProgramSpec `ebpf:"unlink_exit"`
 	UnlinkatEnter *ebpf.ProgramSpec `ebpf:"unlinkat_enter"`
-	UnlinkatExit  *ebpf.ProgramSpec `ebpf:"unlinkat_exit"`
 }
 
 // unlinksnoopMapSpecs contains maps before they are loaded into the kernel.
@@ -179,21 +175,17 @@ type unlinksnoopVariables struct {
 // It can be passed to loadUnlinksnoopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type unlinksnoopPrograms struct {
 	RmdirEnter    *ebpf.Program `ebpf:"rmdir_enter"`
-	RmdirExit     *ebpf.Program `ebpf:"rmdir_exit"`
 	UnlinkEnter   *ebpf.Program `ebpf:"unlink_enter"`
 	UnlinkExit    *ebpf.Program `ebpf:"unlink_exit"`
 	UnlinkatEnter *ebpf.Program `ebpf:"unlinkat_enter"`
-	UnlinkatExit  *ebpf.Program `ebpf:"unlinkat_exit"`
 }
 
 func (p *unlinksnoopPrograms) Close() error {
 	return _UnlinksnoopClose(
 		p.RmdirEnter,
-		p.RmdirExit,
 		p.UnlinkEnter,
 		p.UnlinkExit,
 		p.UnlinkatEnter,
-		p.UnlinkatExit,
 	)
 }
 
