@@ -3,15 +3,13 @@ package output
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"github.com/ebtools/ebtools/internal/testutil"
+)
 
 var (
 	boot  = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -80,17 +78,7 @@ func TestFormatGolden(t *testing.T) {
 					}
 				}
 			}
-			golden := filepath.Join("testdata", tt.name+".golden")
-			if *update {
-				os.WriteFile(golden, buf.Bytes(), 0o644)
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if buf.String() != string(want) {
-				t.Errorf("output differs from %s (go test -update):\n%s", golden, buf.String())
-			}
+			testutil.Golden(t, filepath.Join("testdata", tt.name+".golden"), buf.Bytes())
 		})
 	}
 }

@@ -150,6 +150,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// First, as it is quick and fails fast: the decode+format benchmarks.
+	micro, err := microbench()
+	if err != nil {
+		return err
+	}
 
 	var report strings.Builder
 	fmt.Fprintf(&report, "# ebtools bench, %s\n\n", time.Now().UTC().Format(time.RFC3339))
@@ -196,10 +201,6 @@ func run() error {
 			}
 			fmt.Fprintln(&report, row)
 		}
-	}
-	micro, err := microbench()
-	if err != nil {
-		return err
 	}
 	report.WriteString("\n" + micro)
 	fmt.Print(report.String())

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,8 +17,6 @@ import (
 	"github.com/ebtools/ebtools/output"
 	"github.com/ebtools/ebtools/tools"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // record builds a raw event as bpf/execsnoop.bpf.c sends it: header, then
 // the NUL-terminated filename and argv.
@@ -76,19 +72,7 @@ func TestGolden(t *testing.T) {
 			if err := h.Flush(); err != nil {
 				t.Fatal(err)
 			}
-			golden := filepath.Join("testdata", tt.name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := buf.String(); got != string(want) {
-				t.Errorf("output differs from %s (run go test -update):\n%s", golden, got)
-			}
+			testutil.Golden(t, filepath.Join("testdata", tt.name+".golden"), buf.Bytes())
 		})
 	}
 }

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,11 +12,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ebtools/ebtools/internal/testutil"
 	"github.com/ebtools/ebtools/output"
 	"github.com/ebtools/ebtools/tools"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 func addr(s string) [16]byte { return netip.MustParseAddr(s).As16() }
 
@@ -56,17 +53,7 @@ func TestReportGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			r.out.Flush()
-			golden := filepath.Join("testdata", name+".golden")
-			if *update {
-				os.WriteFile(golden, buf.Bytes(), 0o644)
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if buf.String() != string(want) {
-				t.Errorf("output differs from %s (go test -update):\n%s", golden, buf.String())
-			}
+			testutil.Golden(t, filepath.Join("testdata", name+".golden"), buf.Bytes())
 		})
 	}
 }

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,8 +18,6 @@ import (
 	"github.com/ebtools/ebtools/tools"
 	"github.com/ebtools/ebtools/tools/internal/fspath"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // record builds a raw event as bpf/opensnoop.bpf.c sends it.
 func record(e opensnoopEvent, path string, argOff int) []byte {
@@ -67,17 +63,7 @@ func TestGolden(t *testing.T) {
 				}
 			}
 			h.Flush()
-			golden := filepath.Join("testdata", tt.name+".golden")
-			if *update {
-				os.WriteFile(golden, buf.Bytes(), 0o644)
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if buf.String() != string(want) {
-				t.Errorf("output differs from %s (go test -update):\n%s", golden, buf.String())
-			}
+			testutil.Golden(t, filepath.Join("testdata", tt.name+".golden"), buf.Bytes())
 		})
 	}
 }

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,8 +16,6 @@ import (
 	"github.com/ebtools/ebtools/output"
 	"github.com/ebtools/ebtools/tools"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var (
 	boot  = time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
@@ -67,17 +63,7 @@ func TestGolden(t *testing.T) {
 				}
 			}
 			h.Flush()
-			golden := filepath.Join("testdata", tt.name+".golden")
-			if *update {
-				os.WriteFile(golden, buf.Bytes(), 0o644)
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if buf.String() != string(want) {
-				t.Errorf("output differs from %s (go test -update):\n%s", golden, buf.String())
-			}
+			testutil.Golden(t, filepath.Join("testdata", tt.name+".golden"), buf.Bytes())
 		})
 	}
 }
