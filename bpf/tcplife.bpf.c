@@ -10,6 +10,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
+/* One 112-byte event per session: 256 KiB holds thousands. */
+#define EBT_RINGBUF_SIZE (256 * 1024)
 #include "ebtools.bpf.h"
 #include "tcplife.h"
 

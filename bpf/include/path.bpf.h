@@ -147,7 +147,7 @@ static __always_inline __u32 ebt_path(char *dst, struct ebt_path_scratch *s, int
 	long n;
 
 	*arg_off = 0;
-	if (bpf_probe_read_user(&first, 1, arg)) {
+	if (full && bpf_probe_read_user(&first, 1, arg)) {
 		*flags |= EBT_PATH_UNREADABLE;
 		return 0;
 	}

@@ -130,6 +130,7 @@ type result struct {
 func run() error {
 	rounds := flag.Int("rounds", 3, "interleaved rounds; medians are reported")
 	outDir := flag.String("out", "results", "folder for the Markdown report")
+	only := flag.String("only", "", "run only this workload (openclose, exec, unlink, tcp)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("run as root: the tracers load BPF programs")
@@ -163,6 +164,9 @@ func run() error {
 	fmt.Fprintln(&report, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	port := 20000
 	for _, sc := range scenarios() {
+		if *only != "" && sc.workload != *only {
+			continue
+		}
 		results := make([][]result, len(sc.tracers))
 		for r := 0; r < *rounds; r++ {
 			for i, tr := range sc.tracers {
