@@ -2,7 +2,6 @@ package execsnoop
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"path/filepath"
@@ -10,8 +9,6 @@ import (
 	"testing"
 	"time"
 	"unsafe"
-
-	"github.com/urfave/cli/v2"
 
 	"github.com/ebtools/ebtools/internal/testutil"
 	"github.com/ebtools/ebtools/output"
@@ -122,21 +119,7 @@ func FuzzEvent(f *testing.F) {
 				t.Fatal(err)
 			}
 			h.Flush()
-			out := buf.String()
-			if out == "" {
-				continue
-			}
-			if strings.Count(out, "\n") != 1 || !strings.HasSuffix(out, "\n") {
-				t.Fatalf("not exactly one line: %q", out)
-			}
-			for _, c := range []byte(strings.TrimSuffix(out, "\n")) {
-				if c < 0x20 || c == 0x7f {
-					t.Fatalf("raw control byte %#x in %q", c, out)
-				}
-			}
-			if format == output.JSON && !json.Valid(buf.Bytes()) {
-				t.Fatalf("invalid JSON: %q", out)
-			}
+			testutil.OneLine(t, buf.Bytes(), format == output.JSON)
 		}
 	})
 }
@@ -201,19 +184,7 @@ func TestParseConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var cfg config
-			var perr error
-			app := &cli.App{
-				Flags:                  (&Tool{}).Flags(),
-				UseShortOptionHandling: true,
-				Action: func(c *cli.Context) error {
-					cfg, perr = parseConfig(c)
-					return nil
-				},
-			}
-			if err := app.Run(append([]string{"execsnoop"}, tt.args...)); err != nil {
-				t.Fatalf("flag parsing: %v", err)
-			}
+			cfg, perr := testutil.Parse(t, (&Tool{}).Flags(), tt.args, parseConfig)
 			if tt.wantErr {
 				if !errors.Is(perr, tools.ErrUsage) {
 					t.Fatalf("err = %v, want a usage error", perr)

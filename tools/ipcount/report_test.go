@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/ebtools/ebtools/internal/testutil"
 	"github.com/ebtools/ebtools/output"
 	"github.com/ebtools/ebtools/tools"
@@ -80,15 +78,7 @@ func TestParseConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var cfg config
-			var perr error
-			app := &cli.App{Flags: (&Tool{}).Flags(), Action: func(c *cli.Context) error {
-				cfg, perr = parseConfig(c)
-				return nil
-			}}
-			if err := app.Run(append([]string{"ipcount"}, tt.args...)); err != nil {
-				t.Fatal(err)
-			}
+			cfg, perr := testutil.Parse(t, (&Tool{}).Flags(), tt.args, parseConfig)
 			if tt.wantErr != (perr != nil) || (perr != nil && !errors.Is(perr, tools.ErrUsage)) {
 				t.Fatalf("err = %v, want error %v", perr, tt.wantErr)
 			}

@@ -2,15 +2,12 @@ package unlinksnoop
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/urfave/cli/v2"
 
 	"github.com/ebtools/ebtools/internal/testutil"
 	"github.com/ebtools/ebtools/output"
@@ -102,15 +99,7 @@ func TestParseConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var cfg config
-			var perr error
-			app := &cli.App{Flags: (&Tool{}).Flags(), Action: func(c *cli.Context) error {
-				cfg, perr = parseConfig(c)
-				return nil
-			}}
-			if err := app.Run(append([]string{"unlinksnoop"}, tt.args...)); err != nil {
-				t.Fatal(err)
-			}
+			cfg, perr := testutil.Parse(t, (&Tool{}).Flags(), tt.args, parseConfig)
 			if tt.wantErr != (perr != nil) || (perr != nil && !errors.Is(perr, tools.ErrUsage)) {
 				t.Fatalf("err = %v, want error %v", perr, tt.wantErr)
 			}
@@ -133,16 +122,7 @@ func FuzzEvent(f *testing.F) {
 				t.Fatal(err)
 			}
 			h.Flush()
-			if buf.Len() == 0 {
-				continue
-			}
-			out := buf.String()
-			if strings.Count(out, "\n") != 1 || strings.ContainsAny(strings.TrimSuffix(out, "\n"), "\r\x1b\x00") {
-				t.Fatalf("not one clean line: %q", out)
-			}
-			if format == output.JSON && !json.Valid(buf.Bytes()) {
-				t.Fatalf("invalid JSON: %q", out)
-			}
+			testutil.OneLine(t, buf.Bytes(), format == output.JSON)
 		}
 	})
 }
