@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,8 +32,16 @@ type Proc struct {
 	notify chan struct{} // closed and replaced whenever lines or eof change
 }
 
-// Timeout bounds every wait in this package.
-const Timeout = 20 * time.Second
+// Timeout bounds every wait in this package: 20 s, times
+// EBTOOLS_TEST_SLOWDOWN on slow machines (an emulated kernel test).
+var Timeout = 20 * time.Second * time.Duration(slowdown())
+
+func slowdown() int {
+	if n, err := strconv.Atoi(os.Getenv("EBTOOLS_TEST_SLOWDOWN")); err == nil && n > 1 {
+		return n
+	}
+	return 1
+}
 
 // Start runs ebtools with args (global flags first are fine) at info log
 // level and waits until it reports its programs attached.

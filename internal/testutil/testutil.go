@@ -42,9 +42,14 @@ var build struct {
 }
 
 // Binary builds cmd/ebtools once per test process and returns its path. The
-// directory is world-readable so tests can run it as another user.
+// directory is world-readable so tests can run it as another user. Where
+// there is no Go toolchain (a test kernel's initramfs), EBTOOLS_BINARY names
+// a prebuilt binary instead.
 func Binary(t testing.TB) string {
 	t.Helper()
+	if p := os.Getenv("EBTOOLS_BINARY"); p != "" {
+		return p
+	}
 	build.once.Do(func() {
 		build.dir, build.err = os.MkdirTemp("", "ebtools-test-")
 		if build.err != nil {

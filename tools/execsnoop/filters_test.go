@@ -181,6 +181,8 @@ func TestCgroupFilter(t *testing.T) {
 	}
 }
 
+// cgroup2Mount returns where cgroup2 is mounted, mounting it in a temp dir
+// if it is not (as in a bare test kernel).
 func cgroup2Mount(t *testing.T) string {
 	t.Helper()
 	b, err := os.ReadFile("/proc/self/mounts")
@@ -192,6 +194,10 @@ func cgroup2Mount(t *testing.T) string {
 			return f[1]
 		}
 	}
-	t.Fatal("no cgroup2 mount")
-	return ""
+	dir := t.TempDir()
+	if err := unix.Mount("cgroup2", dir, "cgroup2", 0, ""); err != nil {
+		t.Fatalf("mount cgroup2: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	return dir
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -252,5 +254,43 @@ func TestEvictions(t *testing.T) {
 	t.Logf("server-side sessions: %d delivered, %d counted lost", h.n, s.Lost())
 	if s.Lost() == 0 || h.n+int(s.Lost()) != n {
 		t.Errorf("delivered %d + lost %d, want %d with some lost", h.n, s.Lost(), n)
+	}
+}
+
+// TestForcedPaths runs tcplife once per attach path EBTOOLS_FORCE selects,
+// and checks the path the runtime took on this kernel: fentry where fentry
+// programs load (6.1), tp_btf after a failed fentry load where they do not
+// (this 6.18 build refuses them).
+func TestForcedPaths(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	doctor, err := exec.Command(testutil.Binary(t), "doctor").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fentryOK := regexp.MustCompile(`(?m)^fentry\s+yes`).Match(doctor)
+	port, stop := server(t, "tcp4", "127.0.0.1:0")
+	defer stop()
+	p := strconv.Itoa(port)
+	kprobeMethod := map[bool]string{true: "fentry", false: "tp_btf"}[fentryOK]
+	for _, tt := range []struct {
+		force, method, perfbuf string
+	}{
+		{"", "tp_btf", "false"},
+		{"perfbuf", "tp_btf", "true"},
+		{"tracepoint", "tracepoint", "false"},
+		{"kprobe", kprobeMethod, "false"},
+	} {
+		t.Run("EBTOOLS_FORCE="+tt.force, func(t *testing.T) {
+			cmd := exec.Command(testutil.Binary(t), "--log-level", "debug", "tcplife", "-D", p)
+			cmd.Env = append(os.Environ(), "EBTOOLS_FORCE="+tt.force)
+			proc := testutil.StartCmd(t, cmd)
+			stderr := proc.Stderr()
+			if !strings.Contains(stderr, "method="+tt.method+" ") || !strings.Contains(stderr, "perfbuf="+tt.perfbuf) {
+				t.Fatalf("want method=%s perfbuf=%s; stderr:\n%s", tt.method, tt.perfbuf, stderr)
+			}
+			session(t, "tcp4", "127.0.0.1:"+p)
+			proc.WaitLine(t, func(l string) bool { return strings.Contains(l, " "+p+" ") })
+			t.Logf("attached with %s (perfbuf %s); fentry loads here: %v", tt.method, tt.perfbuf, fentryOK)
+		})
 	}
 }
