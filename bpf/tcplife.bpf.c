@@ -149,7 +149,10 @@ static __always_inline int handle(void *ctx, struct change *c, struct sock *sk)
 	if (!trace_allowed(c))
 		return 0;
 
-	if (c->newstate < TCP_FIN_WAIT1) {
+	/* Birth: the change that opens the session (CLOSE to SYN_SENT, LISTEN to
+	 * SYN_RECV), not the later ones below FIN_WAIT1, so that a birth the LRU
+	 * evicted is never recorded, and counted, a second time. */
+	if (c->newstate < TCP_FIN_WAIT1 && c->oldstate >= TCP_FIN_WAIT1) {
 		b.ts = bpf_ktime_get_ns();
 		b.active = c->newstate == TCP_SYN_SENT;
 		if (!bpf_map_update_elem(&birth, &c->sk, &b, BPF_NOEXIST))

@@ -34,9 +34,12 @@ type Proc struct {
 
 // Timeout bounds every wait in this package: 20 s, times
 // EBTOOLS_TEST_SLOWDOWN on slow machines (an emulated kernel test).
-var Timeout = 20 * time.Second * time.Duration(slowdown())
+var Timeout = 20 * time.Second * time.Duration(Slowdown())
 
-func slowdown() int {
+// Slowdown is EBTOOLS_TEST_SLOWDOWN: how many times slower than real
+// hardware this machine runs (10 in the emulated test-kernels guest), 1 if
+// unset.
+func Slowdown() int {
 	if n, err := strconv.Atoi(os.Getenv("EBTOOLS_TEST_SLOWDOWN")); err == nil && n > 1 {
 		return n
 	}

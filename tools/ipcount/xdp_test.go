@@ -179,6 +179,12 @@ func TestCost(t *testing.T) {
 	median := ratios[rounds/2]
 	t.Logf("per packet, median of %d rounds: empty XDP %.0f ns, ipcount %.0f ns; ratio %.2fx (range %.2f-%.2f)",
 		rounds, empty[rounds/2], ours[rounds/2], median, ratios[0], ratios[rounds-1])
+	if testutil.Slowdown() > 1 {
+		// Under an emulator (the test-kernels guest) these timings measure
+		// the emulator; the bound is checked on the host's real CPU.
+		t.Logf("cost bound not checked under emulation (EBTOOLS_TEST_SLOWDOWN=%d)", testutil.Slowdown())
+		return
+	}
 	if median > 2 {
 		t.Errorf("ipcount costs %.2fx an empty XDP program, want at most 2x", median)
 	}

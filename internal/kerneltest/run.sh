@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# make test-kernels: run the test suite on a second, differently configured
+# kernel: Debian's 6.1 cloud kernel (kprobes, fentry, BTF), booted under
+# qemu's software emulation with a busybox initramfs that holds static test
+# binaries. The guest mounts proc, sys, devtmpfs and tmpfs, nothing else:
+# ebtools mounts tracefs itself. The verdict comes back on the serial console.
+#
+#   bash internal/kerneltest/run.sh        (as root; installs what it needs)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export DEBIAN_FRONTEND=noninteractive
+
+need=()
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+[ -x /bin/busybox ] || need+=(busybox-static)
+command -v cpio >/dev/null || need+=(cpio)
+command -v ip >/dev/null || need+=(iproute2)
+if [ ${#need[@]} -gt 0 ]; then
+	apt-get update -qq
+	apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+work=$(mktemp -d /tmp/ebtools-kerneltest.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# The kernel: extracted from Debian's package, never installed on the host.
+pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
+if [ -z "$pkg" ]; then
+	apt-get update -qq
+	pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
+fi
+(cd "$work" && apt-get download -qq "$pkg" 2>/dev/null)
+dpkg -x "$work"/*.deb "$work/kernel"
+kver=$(ls "$work/kernel/lib/modules")
+echo "== kernel $kver ($pkg)"
+
+root=$work/root
+mkdir -p "$root"/{bin,proc,sys,dev,tmp,run,etc,modules,tests} "$root/var/run/netns"
+cp /bin/busybox "$root/bin/"
+for applet in $(/bin/busybox --list | grep -vx busybox); do ln -sf busybox "$root/bin/$applet"; done
+# Real binaries where busybox differs from what tests and users run: ip for
+# network namespaces; true, echo and rm, whose comm the tests check.
+copy_with_libs() {
+	install -D -m 755 "$1" "$root/bin/$(basename "$1")"
+	for lib in $(ldd "$1" | awk '/=> \// {print $3} /^\t\/lib/ {print $1}'); do
+		cp --parents -L "$lib" "$root"
+	done
+}
+for b in "$(command -v ip)" /usr/bin/true /usr/bin/echo /usr/bin/rm; do copy_with_libs "$b"; done
+cp /etc/passwd /etc/group "$root/etc/"
+for m in veth; do
+	f=$(find "$work/kernel/lib/modules/$kver" -name "$m.ko*" | head -1)
+	case "$f" in
+	*.xz) xz -dc "$f" > "$root/modules/$m.ko" ;;
+	*.zst) zstd -dqc "$f" > "$root/modules/$m.ko" ;;
+	*) cp "$f" "$root/modules/$m.ko" ;;
+	esac
+done
+
+echo "== building static binaries"
+CGO_ENABLED=0 go build -o "$root/bin/ebtools" ./cmd/ebtools
+pkgs=$(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' ./...)
+for dir in $pkgs; do
+	name=$(basename "$dir")
+	mkdir -p "$root/tests/$name"
+	CGO_ENABLED=0 go test -c -o "$root/tests/$name/$name.test" "$dir"
+	[ -d "$dir/testdata" ] && cp -r "$dir/testdata" "$root/tests/$name/"
+done
+
+cat > "$root/init" <<'INIT'
+#!/bin/sh
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+mount -t tmpfs run /run
+mkdir -p /run/netns /var/run && ln -sf /run/netns /var/run/netns 2>/dev/null
+ip link set lo up
+for m in /modules/*.ko; do insmod "$m"; done
+export EBTOOLS_BINARY=/bin/ebtools EBTOOLS_REQUIRE_PRIVILEGED=1 EBTOOLS_TEST_SLOWDOWN=10 TMPDIR=/tmp
+echo "KERNELTEST kernel $(uname -r)"
+/bin/ebtools doctor
+failed=0
+for dir in /tests/*; do
+	name=$(basename "$dir")
+	cd "$dir"
+	if ./"$name".test -test.v -test.timeout 20m > /tmp/out 2>&1; then r=ok; else r=FAIL; failed=1; fi
+	grep -E -- '--- (PASS|FAIL|SKIP)|^ +[a-z_]+_test\.go:[0-9]+:' /tmp/out | sed "s|^|$name: |"
+	[ $r = FAIL ] && tail -60 /tmp/out | sed "s|^|$name: |"
+	echo "KERNELTEST $name $r"
+done
+echo "KERNELTEST END failed=$failed"
+poweroff -f
+INIT
+chmod +x "$root/init"
+(cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1 > "$work/initrd.gz")
+echo "== booting $kver under qemu (software emulation)"
+timeout 40m qemu-system-x86_64 -m 2048 -smp 2 -nographic -no-reboot \
+	-kernel "$work/kernel/boot/vmlinuz-$kver" -initrd "$work/initrd.gz" \
+	-append "console=ttyS0 quiet panic=-1" </dev/null | tee "$work/serial.log" |
+	grep --line-buffered -E 'KERNELTEST|--- FAIL|: (FAIL|panic)|^[a-z_ ]+ +(yes|no) ' || true
+log=${KERNELTEST_LOG:-/tmp/ebtools-kerneltest-serial.log}
+cp "$work/serial.log" "$log"
+echo "== serial console log: $log"
+pass=$(grep -c -- '--- PASS' "$work/serial.log" || true)
+fail=$(grep -c -- '--- FAIL' "$work/serial.log" || true)
+skip=$(grep -c -- '--- SKIP' "$work/serial.log" || true)
+echo "== guest $kver: $pass passed, $fail failed, $skip skipped (subtests included)"
+grep -E -- '--- SKIP' "$work/serial.log" | head -20 || true
+if ! grep -q 'KERNELTEST END failed=0' "$work/serial.log" || [ "$fail" != 0 ] || [ "$pass" = 0 ]; then
+	grep -E -B2 -A20 -- '--- FAIL' "$work/serial.log" | head -150 || true
+	tail -30 "$work/serial.log"
+	echo "test-kernels: FAIL"
+	exit 1
+fi
+echo "test-kernels: PASS ($pass tests passed on $kver, none skipped)"
