@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/urfave/cli/v2"
@@ -52,6 +53,17 @@ type Env struct {
 	Out     *output.Writer
 	Format  output.Format
 	BTFPath string
+	// Duration (-d) is how long to trace once attached; 0 is until stopped.
+	Duration time.Duration
+}
+
+// Traced returns ctx bounded by -d, to be called once the tool is attached:
+// -d counts tracing time, not start-up.
+func (e *Env) Traced(ctx context.Context) (context.Context, context.CancelFunc) {
+	if e.Duration <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, e.Duration)
 }
 
 // Runtime returns runtime options for this environment.

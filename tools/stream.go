@@ -36,13 +36,15 @@ type EventHandler interface {
 }
 
 // Stream loads and attaches prog, prints h's header as soon as tracing
-// has begun and streams events to h until ctx ends.
-func Stream(ctx context.Context, prog ebrt.Program, opts ebrt.Options, h EventHandler) error {
+// has begun and streams events to h until ctx ends or env's -d runs out.
+func Stream(ctx context.Context, env *Env, prog ebrt.Program, opts ebrt.Options, h EventHandler) error {
 	s, err := ebrt.Start(ctx, prog, opts)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	ctx, cancel := env.Traced(ctx)
+	defer cancel()
 	if err := h.Header(); err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ import (
 func globalFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "output format: text or json (one object per line)"},
-		&cli.Float64Flag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after `SECONDS`"},
+		&cli.Float64Flag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after `SECONDS` of tracing (counted once attached)"},
 		&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log level on stderr: trace, debug, info, warn, error, off ($EBTOOLS_LOG_LEVEL)"},
 		&cli.StringFlag{Name: "btf", Usage: "BTF file for kernels without /sys/kernel/btf/vmlinux", TakesFile: true},
 	}

@@ -128,23 +128,19 @@ func runTool(c *cli.Context, t tools.Tool, g globals, stdout, stderr *os.File) e
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	output.WatchClosed(stdout, func() { cancel(output.ErrClosed) })
-	if g.duration > 0 {
-		var cancelTimeout context.CancelFunc
-		ctx, cancelTimeout = context.WithTimeout(ctx, g.duration)
-		defer cancelTimeout()
-	}
 	env := &tools.Env{
-		Log:     log.Named(t.Name()),
-		Out:     output.NewWriter(stdout),
-		Format:  g.format,
-		BTFPath: g.btfPath,
+		Log:      log.Named(t.Name()),
+		Out:      output.NewWriter(stdout),
+		Format:   g.format,
+		BTFPath:  g.btfPath,
+		Duration: g.duration,
 	}
 	err := t.Run(ctx, c, env)
 	switch {
 	case errors.Is(err, output.ErrClosed):
 		return nil
 	case ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
-		// Stopped by a signal, -d or a closed stdout while starting up.
+		// Stopped by a signal or a closed stdout while starting up.
 		return nil
 	}
 	return err

@@ -67,8 +67,11 @@ for dir in $pkgs; do
 	[ -d "$dir/testdata" ] && cp -r "$dir/testdata" "$root/tests/$name/"
 done
 
-cat > "$root/init" <<'INIT'
+cat > "$root/init" <<INIT
 #!/bin/sh
+ONLY=${KERNELTEST_ONLY:-}
+INIT
+cat >> "$root/init" <<'INIT'
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -84,6 +87,7 @@ echo "KERNELTEST kernel $(uname -r)"
 failed=0
 for dir in /tests/*; do
 	name=$(basename "$dir")
+	[ -n "$ONLY" ] && [ "$name" != "$ONLY" ] && continue
 	cd "$dir"
 	if ./"$name".test -test.v -test.timeout 20m > /tmp/out 2>&1; then r=ok; else r=FAIL; failed=1; fi
 	grep -E -- '--- (PASS|FAIL|SKIP)|^ +[a-z_]+_test\.go:[0-9]+:' /tmp/out | sed "s|^|$name: |"

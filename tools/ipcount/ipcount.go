@@ -122,6 +122,8 @@ func (t *Tool) Run(ctx context.Context, c *cli.Context, env *tools.Env) error {
 		return err
 	}
 	defer s.Close()
+	ctx, cancel := env.Traced(ctx)
+	defer cancel()
 	r := newReporter(cfg, env, s.Map(ipcountMapFast), s.Map(ipcountMapSources), s.Map(ipcountMapTotals))
 	tick := time.NewTicker(cfg.interval)
 	defer tick.Stop()

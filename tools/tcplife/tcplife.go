@@ -186,9 +186,14 @@ func evicted(coll *ebpf.Collection) (uint64, error) {
 		return 0, err
 	}
 	var live uint64
-	var k, v uint64
-	for it := coll.Maps[tcplifeMapBirth].Iterate(); it.Next(&k, &v); {
+	var k uint64
+	var v [2]uint64 // struct birth
+	it := coll.Maps[tcplifeMapBirth].Iterate()
+	for it.Next(&k, &v) {
 		live++
+	}
+	if err := it.Err(); err != nil {
+		return 0, fmt.Errorf("walk birth map: %w", err)
 	}
 	closed, err := sum(1) // TCPLIFE_CLOSED
 	if err != nil {
@@ -209,5 +214,5 @@ func (t *Tool) Run(ctx context.Context, c *cli.Context, env *tools.Env) error {
 	opts := env.Runtime(cfg.constants(), cfg.cgroup)
 	opts.Prepare = cfg.fillPorts
 	h := newHandler(cfg, env.Format, env.Out, output.NewClock())
-	return tools.Stream(ctx, t.Program(), opts, h)
+	return tools.Stream(ctx, env, t.Program(), opts, h)
 }

@@ -131,5 +131,5 @@ func (t *Tool) Run(ctx context.Context, c *cli.Context, env *tools.Env) error {
 		return err
 	}
 	h := newHandler(cfg, env.Format, env.Out, output.NewClock())
-	return tools.Stream(ctx, t.Program(), env.Runtime(cfg.constants(), cfg.cgroup), h)
+	return tools.Stream(ctx, env, t.Program(), env.Runtime(cfg.constants(), cfg.cgroup), h)
 }
