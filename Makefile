@@ -4,11 +4,13 @@
 #   sudo make test   run every test (the privileged ones need root)
 #   make generate    rebuild every *_bpfel.{go,o} from its .bpf.c (needs clang-14, llvm-14, libbpf-dev)
 #   make check-generated   regenerate and fail if the committed objects differ
+#   sudo make test-kernels the tests on a second kernel (Debian 6.1, qemu)
+#   sudo make bench        cost and losses next to libbpf-tools
 
 GO      ?= go
 BPFTOOL ?= bpftool
 
-.PHONY: all build generate check-generated check-nocgo vmlinux test microbench bench lint clean
+.PHONY: all build generate check-generated check-nocgo vmlinux test test-kernels microbench bench lint clean
 
 all: build
 
@@ -41,6 +43,10 @@ vmlinux:
 # EBTOOLS_REQUIRE_PRIVILEGED=1 (CI), which turns a skip into a failure.
 test:
 	$(GO) test -count=1 ./...
+
+# The test suite again on Debian's 6.1 cloud kernel under qemu (as root).
+test-kernels:
+	bash internal/kerneltest/run.sh
 
 microbench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -120,7 +120,7 @@ func TestDuration(t *testing.T) {
 	if _, code := p.Wait(t); code != 0 {
 		t.Errorf("exit %d\n%s", code, p.Stderr())
 	}
-	if took := time.Since(began); took < time.Second || took > 5*time.Second {
+	if took := time.Since(began); took < time.Second || took > 5*time.Second*time.Duration(testutil.Slowdown()) {
 		t.Errorf("ran %v with -d 1", took)
 	}
 }

@@ -48,9 +48,9 @@ func send(src, dst, count string) error {
 			return err
 		}
 		// A veth with native XDP queues 256 frames: pace the sender so none
-		// is dropped before XDP sees it.
+		// is dropped before XDP sees it (longer where the machine is slower).
 		if i%64 == 63 {
-			time.Sleep(200 * time.Microsecond)
+			time.Sleep(200 * time.Microsecond * time.Duration(testutil.Slowdown()))
 		}
 	}
 	return nil
