@@ -99,22 +99,20 @@ poweroff -f
 INIT
 chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1 > "$work/initrd.gz")
-echo "== booting $kver under qemu (software emulation)"
+log=${KERNELTEST_LOG:-/tmp/ebtools-kerneltest-serial.log}
+echo "== booting $kver under qemu (software emulation); serial console: $log"
 timeout 40m qemu-system-x86_64 -m 2048 -smp 2 -nographic -no-reboot \
 	-kernel "$work/kernel/boot/vmlinuz-$kver" -initrd "$work/initrd.gz" \
-	-append "console=ttyS0 quiet panic=-1" </dev/null | tee "$work/serial.log" |
+	-append "console=ttyS0 quiet panic=-1" </dev/null | tee "$log" |
 	grep --line-buffered -E 'KERNELTEST|--- FAIL|: (FAIL|panic)|^[a-z_ ]+ +(yes|no) ' || true
-log=${KERNELTEST_LOG:-/tmp/ebtools-kerneltest-serial.log}
-cp "$work/serial.log" "$log"
-echo "== serial console log: $log"
-pass=$(grep -c -- '--- PASS' "$work/serial.log" || true)
-fail=$(grep -c -- '--- FAIL' "$work/serial.log" || true)
-skip=$(grep -c -- '--- SKIP' "$work/serial.log" || true)
+pass=$(grep -c -- '--- PASS' "$log" || true)
+fail=$(grep -c -- '--- FAIL' "$log" || true)
+skip=$(grep -c -- '--- SKIP' "$log" || true)
 echo "== guest $kver: $pass passed, $fail failed, $skip skipped (subtests included)"
-grep -E -- '--- SKIP' "$work/serial.log" | head -20 || true
-if ! grep -q 'KERNELTEST END failed=0' "$work/serial.log" || [ "$fail" != 0 ] || [ "$pass" = 0 ]; then
-	grep -E -B2 -A20 -- '--- FAIL' "$work/serial.log" | head -150 || true
-	tail -30 "$work/serial.log"
+grep -E -- '--- SKIP' "$log" | head -20 || true
+if ! grep -q 'KERNELTEST END failed=0' "$log" || [ "$fail" != 0 ] || [ "$pass" = 0 ]; then
+	grep -E -B2 -A20 -- '--- FAIL' "$log" | head -150 || true
+	tail -30 "$log"
 	echo "test-kernels: FAIL"
 	exit 1
 fi
