@@ -89,9 +89,10 @@ for dir in /tests/*; do
 	name=$(basename "$dir")
 	[ -n "$ONLY" ] && [ "$name" != "$ONLY" ] && continue
 	cd "$dir"
-	if ./"$name".test -test.v -test.timeout 20m > /tmp/out 2>&1; then r=ok; else r=FAIL; failed=1; fi
-	grep -E -- '--- (PASS|FAIL|SKIP)|^ +[a-z_]+_test\.go:[0-9]+:' /tmp/out | sed "s|^|$name: |"
-	[ $r = FAIL ] && tail -60 /tmp/out | sed "s|^|$name: |"
+	# Every line goes to the console as it is written, so that a stall
+	# shows where it happened.
+	{ ./"$name".test -test.v -test.timeout 20m 2>&1; echo $? > /tmp/rc; } | sed "s|^|$name: |"
+	if [ "$(cat /tmp/rc)" = 0 ]; then r=ok; else r=FAIL; failed=1; fi
 	echo "KERNELTEST $name $r"
 done
 echo "KERNELTEST END failed=$failed"
@@ -104,7 +105,7 @@ echo "== booting $kver under qemu (software emulation); serial console: $log"
 timeout 40m qemu-system-x86_64 -m 2048 -smp 2 -nographic -no-reboot \
 	-kernel "$work/kernel/boot/vmlinuz-$kver" -initrd "$work/initrd.gz" \
 	-append "console=ttyS0 quiet panic=-1" </dev/null | tee "$log" |
-	grep --line-buffered -E 'KERNELTEST|--- FAIL|: (FAIL|panic)|^[a-z_ ]+ +(yes|no) ' || true
+	grep --line-buffered -E 'KERNELTEST|--- (PASS|FAIL|SKIP)|: (FAIL|panic)|BUG:|lockup|^[a-z_ ]+ +(yes|no) ' || true
 pass=$(grep -c -- '--- PASS' "$log" || true)
 fail=$(grep -c -- '--- FAIL' "$log" || true)
 skip=$(grep -c -- '--- SKIP' "$log" || true)

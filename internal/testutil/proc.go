@@ -214,3 +214,29 @@ func exitCode(cmd *exec.Cmd) int {
 	}
 	return cmd.ProcessState.ExitCode()
 }
+
+// Forced lists the EBTOOLS_FORCE settings that every event tool's
+// integration tests run under: the runtime's own choice, and the perf
+// buffer that kernels before 5.8 (no ring buffer) get.
+var Forced = []string{"", "perfbuf"}
+
+// EachForced runs f once per setting in Forced, each as a subtest named
+// after it.
+func EachForced(t *testing.T, f func(t *testing.T, force string)) {
+	for _, force := range Forced {
+		t.Run("EBTOOLS_FORCE="+force, func(t *testing.T) { f(t, force) })
+	}
+}
+
+// StartForced is Start with EBTOOLS_FORCE=force. It fails the test if the
+// perf buffer was forced and the runtime did not use it.
+func StartForced(t testing.TB, force string, args ...string) *Proc {
+	t.Helper()
+	cmd := exec.Command(Binary(t), append([]string{"--log-level", "info"}, args...)...)
+	cmd.Env = append(os.Environ(), "EBTOOLS_FORCE="+force)
+	p := StartCmd(t, cmd)
+	if strings.Contains(force, "perfbuf") && !strings.Contains(p.Stderr(), "perfbuf=true") {
+		t.Fatalf("EBTOOLS_FORCE=%s: perf buffer not used; stderr:\n%s", force, p.Stderr())
+	}
+	return p
+}

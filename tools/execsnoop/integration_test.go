@@ -46,7 +46,11 @@ func runFexecve(t *testing.T) int {
 
 func TestTextRows(t *testing.T) {
 	testutil.RequirePrivileged(t)
-	p := testutil.Start(t, append([]string{"execsnoop", "-x"}, selfFilter()...)...)
+	testutil.EachForced(t, testTextRows)
+}
+
+func testTextRows(t *testing.T, force string) {
+	p := testutil.StartForced(t, force, append([]string{"execsnoop", "-x"}, selfFilter()...)...)
 	me := os.Getpid()
 
 	header := p.WaitLine(t, func(string) bool { return true })

@@ -71,29 +71,31 @@ func TestFullPath(t *testing.T) {
 		{"-F resolves the dirfd", []string{"-F"}, dir + "/f"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			w := startWorkload(t, "openat:"+dir+":f:0", "open:tmp/../"+dir[1:]+"/f:0")
-			p := testutil.Start(t, append([]string{"opensnoop", "-p", strconv.Itoa(w.pid)}, tt.flags...)...)
-			w.Go(t)
-			p.WaitLine(t, func(l string) bool { return strings.HasPrefix(l, "PID") })
-			dirRow := p.WaitLine(t, func(string) bool { return true }) // the open of DIR itself
-			if !strings.HasSuffix(dirRow, " "+dir) {
-				t.Errorf("dirfd open row = %q", dirRow)
-			}
-			// The fd number is the helper's lowest free one: read it from the row.
-			got := p.WaitLine(t, func(string) bool { return true })
-			fd, _ := strconv.Atoi(strings.Fields(got)[2])
-			if want := textRow(w.pid, helperComm, fd, 0, tt.want); got != want || fd < 3 {
-				t.Errorf("openat(dirfd, \"f\") from cwd /:\n got %q\nwant %q", got, want)
-			}
-			// A relative path from cwd /: resolved against the cwd with -F.
-			got = p.WaitLine(t, func(string) bool { return true })
-			want := "tmp/../" + dir[1:] + "/f"
-			if len(tt.flags) > 0 {
-				want = "/" + want
-			}
-			if !strings.HasSuffix(got, " "+want) {
-				t.Errorf("relative open from cwd /: %q, want path %q", got, want)
-			}
+			testutil.EachForced(t, func(t *testing.T, force string) {
+				w := startWorkload(t, "openat:"+dir+":f:0", "open:tmp/../"+dir[1:]+"/f:0")
+				p := testutil.StartForced(t, force, append([]string{"opensnoop", "-p", strconv.Itoa(w.pid)}, tt.flags...)...)
+				w.Go(t)
+				p.WaitLine(t, func(l string) bool { return strings.HasPrefix(l, "PID") })
+				dirRow := p.WaitLine(t, func(string) bool { return true }) // the open of DIR itself
+				if !strings.HasSuffix(dirRow, " "+dir) {
+					t.Errorf("dirfd open row = %q", dirRow)
+				}
+				// The fd number is the helper's lowest free one: read it from the row.
+				got := p.WaitLine(t, func(string) bool { return true })
+				fd, _ := strconv.Atoi(strings.Fields(got)[2])
+				if want := textRow(w.pid, helperComm, fd, 0, tt.want); got != want || fd < 3 {
+					t.Errorf("openat(dirfd, \"f\") from cwd /:\n got %q\nwant %q", got, want)
+				}
+				// A relative path from cwd /: resolved against the cwd with -F.
+				got = p.WaitLine(t, func(string) bool { return true })
+				want := "tmp/../" + dir[1:] + "/f"
+				if len(tt.flags) > 0 {
+					want = "/" + want
+				}
+				if !strings.HasSuffix(got, " "+want) {
+					t.Errorf("relative open from cwd /: %q, want path %q", got, want)
+				}
+			})
 		})
 	}
 }

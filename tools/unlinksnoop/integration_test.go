@@ -64,8 +64,12 @@ func unlinkat(t *testing.T, dir, name string, flags int) *exec.Cmd {
 
 func TestTextRows(t *testing.T) {
 	testutil.RequirePrivileged(t)
+	testutil.EachForced(t, testTextRows)
+}
+
+func testTextRows(t *testing.T, force string) {
 	dir := t.TempDir()
-	p := testutil.Start(t, "unlinksnoop", "--path", dir)
+	p := testutil.StartForced(t, force, "unlinksnoop", "--path", dir)
 	header := p.WaitLine(t, func(string) bool { return true })
 	if want := "TIME     PID     PPID    COMM             PCOMM            UID    OP     RESULT  PATH"; header != want {
 		t.Errorf("header:\n got %q\nwant %q", header, want)
