@@ -70,6 +70,8 @@ done
 cat > "$root/init" <<INIT
 #!/bin/sh
 ONLY=${KERNELTEST_ONLY:-}
+RUN='${KERNELTEST_RUN:-.}'
+COUNT=${KERNELTEST_COUNT:-1}
 INIT
 cat >> "$root/init" <<'INIT'
 export PATH=/bin
@@ -91,7 +93,7 @@ for dir in /tests/*; do
 	cd "$dir"
 	# Every line goes to the console as it is written, so that a stall
 	# shows where it happened.
-	{ ./"$name".test -test.v -test.timeout 20m 2>&1; echo $? > /tmp/rc; } | sed "s|^|$name: |"
+	{ ./"$name".test -test.v -test.timeout 20m -test.run "$RUN" -test.count "$COUNT" 2>&1; echo $? > /tmp/rc; } | sed "s|^|$name: |"
 	if [ "$(cat /tmp/rc)" = 0 ]; then r=ok; else r=FAIL; failed=1; fi
 	echo "KERNELTEST $name $r"
 done
@@ -102,16 +104,19 @@ chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1 > "$work/initrd.gz")
 log=${KERNELTEST_LOG:-/tmp/ebtools-kerneltest-serial.log}
 echo "== booting $kver under qemu (software emulation); serial console: $log"
-timeout 40m qemu-system-x86_64 -m 2048 -smp 2 -nographic -no-reboot \
+timeout 30m qemu-system-x86_64 -accel tcg,thread=single -m 2048 -smp 2 -nographic -no-reboot \
 	-kernel "$work/kernel/boot/vmlinuz-$kver" -initrd "$work/initrd.gz" \
-	-append "console=ttyS0 quiet panic=-1" </dev/null | tee "$log" |
+	-append "console=ttyS0 quiet panic=-1 ${KERNELTEST_APPEND:-}" </dev/null | tee "$log" |
 	grep --line-buffered -E 'KERNELTEST|--- (PASS|FAIL|SKIP)|: (FAIL|panic)|BUG:|lockup|^[a-z_ ]+ +(yes|no) ' || true
 pass=$(grep -c -- '--- PASS' "$log" || true)
 fail=$(grep -c -- '--- FAIL' "$log" || true)
 skip=$(grep -c -- '--- SKIP' "$log" || true)
 echo "== guest $kver: $pass passed, $fail failed, $skip skipped (subtests included)"
-grep -E -- '--- SKIP' "$log" | head -20 || true
-if ! grep -q 'KERNELTEST END failed=0' "$log" || [ "$fail" != 0 ] || [ "$pass" = 0 ]; then
+echo "== attach paths the forced tests saw on $kver:"
+grep -E 'EBTOOLS_FORCE=[a-z]*: attached with ' "$log" | sed -E 's/^([a-z]+): +[a-z_]+\.go:[0-9]+: /\1: /' | sort | uniq || true
+# A skip fails the run too: every test here is meant to run on this kernel.
+if ! grep -q 'KERNELTEST END failed=0' "$log" || [ "$fail" != 0 ] || [ "$skip" != 0 ] || [ "$pass" = 0 ]; then
+	grep -E -- '--- SKIP' "$log" | head -20 || true
 	grep -E -B2 -A20 -- '--- FAIL' "$log" | head -150 || true
 	tail -30 "$log"
 	echo "test-kernels: FAIL"

@@ -238,5 +238,11 @@ func StartForced(t testing.TB, force string, args ...string) *Proc {
 	if strings.Contains(force, "perfbuf") && !strings.Contains(p.Stderr(), "perfbuf=true") {
 		t.Fatalf("EBTOOLS_FORCE=%s: perf buffer not used; stderr:\n%s", force, p.Stderr())
 	}
+	for _, l := range strings.Split(p.Stderr(), "\n") {
+		if _, attached, ok := strings.Cut(l, "attached: "); ok {
+			attached, _, _ = strings.Cut(attached, " ms=")
+			t.Logf("EBTOOLS_FORCE=%s: attached with %s", force, attached)
+		}
+	}
 	return p
 }

@@ -290,7 +290,7 @@ func TestForcedPaths(t *testing.T) {
 			}
 			session(t, "tcp4", "127.0.0.1:"+p)
 			proc.WaitLine(t, func(l string) bool { return strings.Contains(l, " "+p+" ") })
-			t.Logf("attached with %s (perfbuf %s); fentry loads here: %v", tt.method, tt.perfbuf, fentryOK)
+			t.Logf("EBTOOLS_FORCE=%s: attached with %s (perfbuf %s); fentry loads here: %v", tt.force, tt.method, tt.perfbuf, fentryOK)
 		})
 	}
 }
