@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -57,9 +58,10 @@ type Session struct {
 	mu    sync.Mutex // guards links: Run detaches from another goroutine
 	links []link.Link
 
-	events, lost uint64 // delivered and lost event counts
-	lastLost     uint64 // last value of the BPF-side counter
-	lastToolLost uint64 // last value of prog.Lost
+	methods      []string // attach methods used, in order of first use
+	events, lost uint64   // delivered and lost event counts
+	lastLost     uint64   // last value of the BPF-side counter
+	lastToolLost uint64   // last value of prog.Lost
 }
 
 // Start checks preconditions, loads prog with opts and attaches it. The
@@ -96,8 +98,8 @@ func Start(ctx context.Context, prog Program, opts Options) (*Session, error) {
 		s.Close()
 		return nil, err
 	}
-	s.log.Info("attached", "tool", prog.Name, "programs", len(s.links), "perfbuf", s.perfbuf,
-		"ms", time.Since(began).Milliseconds())
+	s.log.Info("attached", "tool", prog.Name, "programs", len(s.links), "methods", strings.Join(s.methods, ","),
+		"perfbuf", s.perfbuf, "ms", time.Since(began).Milliseconds())
 	return s, nil
 }
 
@@ -269,6 +271,7 @@ func (s *Session) attach(chosen []choice, opts Options) error {
 					return err
 				}
 				s.links = append(s.links, l)
+				s.usedMethod(m)
 				continue
 			}
 			l, err = attachOne(s.coll.Programs[name], m, target)
@@ -276,10 +279,17 @@ func (s *Session) attach(chosen []choice, opts Options) error {
 				return fmt.Errorf("attach %s %q for %s: %w", m, target, c.hook, err)
 			}
 			s.links = append(s.links, l)
+			s.usedMethod(m)
 			s.log.Debug("attached", "hook", c.hook, "program", name, "method", m.String(), "target", target)
 		}
 	}
 	return nil
+}
+
+func (s *Session) usedMethod(m method) {
+	if !slices.Contains(s.methods, m.String()) {
+		s.methods = append(s.methods, m.String())
+	}
 }
 
 func attachOne(p *ebpf.Program, m method, target string) (link.Link, error) {

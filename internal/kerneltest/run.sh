@@ -5,7 +5,18 @@
 # binaries. The guest mounts proc, sys, devtmpfs and tmpfs, nothing else:
 # ebtools mounts tracefs itself. The verdict comes back on the serial console.
 #
+# qemu runs its vCPUs on one host thread (tcg,thread=single): with a thread
+# per vCPU, a vCPU could keep running its stale translation of kernel code
+# another vCPU had just patched (text_poke of a static key, which happens
+# whenever a tool attaches the first syscall tracepoint or detaches the
+# last): it looped on the int3 forever, a soft lockup within ~20 starts.
+#
 #   bash internal/kerneltest/run.sh        (as root; installs what it needs)
+#
+# For bisecting: KERNELTEST_ONLY=<package dir name> runs one test binary,
+# KERNELTEST_RUN and KERNELTEST_COUNT are its -test.run and -test.count,
+# KERNELTEST_APPEND adds to the kernel command line (loglevel=7 shows
+# stack traces), KERNELTEST_LOG is where the serial console goes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export DEBIAN_FRONTEND=noninteractive
