@@ -23,7 +23,8 @@ export DEBIAN_FRONTEND=noninteractive
 
 need=()
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
-[ -x /bin/busybox ] || need+=(busybox-static)
+# The guest has no libc: only the static busybox will do.
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 command -v cpio >/dev/null || need+=(cpio)
 command -v ip >/dev/null || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
@@ -117,7 +118,8 @@ log=${KERNELTEST_LOG:-/tmp/ebtools-kerneltest-serial.log}
 echo "== booting $kver under qemu (software emulation); serial console: $log"
 timeout 30m qemu-system-x86_64 -accel tcg,thread=single -m 2048 -smp 2 -nographic -no-reboot \
 	-kernel "$work/kernel/boot/vmlinuz-$kver" -initrd "$work/initrd.gz" \
-	-append "console=ttyS0 quiet panic=-1 ${KERNELTEST_APPEND:-}" </dev/null | tee "$log" |
+	-append "console=ttyS0 quiet panic=-1 ${KERNELTEST_APPEND:-}" </dev/null |
+	sed -u -e 's/\x1b[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' -e 's/\r$//' | tee "$log" |
 	grep --line-buffered -E 'KERNELTEST|--- (PASS|FAIL|SKIP)|: (FAIL|panic)|BUG:|lockup|^[a-z_ ]+ +(yes|no) ' || true
 pass=$(grep -c -- '--- PASS' "$log" || true)
 fail=$(grep -c -- '--- FAIL' "$log" || true)
