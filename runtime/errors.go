@@ -18,6 +18,9 @@ var (
 	ErrNoTracefs = errors.New("tracefs is not mounted and could not be mounted at /sys/kernel/tracing")
 	// ErrNoHook means no attach method for a required hook exists on this kernel.
 	ErrNoHook = errors.New("no usable hook on this kernel")
+	// ErrMalformed, returned by a Handler, drops one event it cannot decode:
+	// Run counts it, reports it like a lost event and goes on.
+	ErrMalformed = errors.New("malformed event")
 )
 
 // loadError turns a collection load failure into one sentence; the full

@@ -14,7 +14,8 @@ import (
 // Handler consumes a tool's events.
 type Handler interface {
 	// Event decodes and prints one raw event. raw is only valid during the
-	// call. Returning an error ends Run with it.
+	// call. Returning an error wrapping ErrMalformed drops this event (Run
+	// counts and reports it); any other error ends Run with it.
 	Event(raw []byte) error
 	// Flush writes out whatever Event buffered.
 	Flush() error
@@ -117,9 +118,16 @@ func (s *Session) Run(ctx context.Context, h Handler) error {
 	if ferr := h.Flush(); err == nil {
 		err = ferr
 	}
-	s.log.Info("stopped", "tool", s.prog.Name, "events", s.events, "lost", s.lost)
+	s.log.Info("stopped", "tool", s.prog.Name, "events", s.events, "lost", s.lost, "malformed", s.malformed,
+		"skipped", s.skipped)
 	if s.lost > 0 {
 		s.log.Warn("events lost in total", "lost", s.lost, "delivered", s.events)
+	}
+	if s.malformed > 0 {
+		s.log.Warn("malformed events dropped in total", "malformed", s.malformed, "delivered", s.events)
+	}
+	if s.skipped > 0 {
+		s.log.Warn("programs skipped by the kernel in total: events may be missing", "skipped", s.skipped)
 	}
 	return err
 }
@@ -139,7 +147,10 @@ func (s *Session) loop(rd reader, h Handler) error {
 		case err == nil:
 			s.events++
 			if err := h.Event(raw); err != nil {
-				return err
+				if !errors.Is(err, ErrMalformed) {
+					return err
+				}
+				s.addMalformed(err)
 			}
 			if pending.IsZero() {
 				pending = now
@@ -164,8 +175,10 @@ func (s *Session) loop(rd reader, h Handler) error {
 }
 
 // pollLost reads the per-CPU count of events the BPF side failed to send,
-// and the tool's own count if it keeps one.
+// the tool's own count if it keeps one, and how often the kernel skipped
+// the tool's programs.
 func (s *Session) pollLost() {
+	s.pollSkipped()
 	if s.prog.Lost != nil {
 		n, err := s.prog.Lost(s.coll)
 		if err != nil {
@@ -194,6 +207,40 @@ func (s *Session) pollLost() {
 	}
 }
 
+// pollSkipped reads how many times the kernel did not run the tool's
+// programs because a BPF program was already running on that CPU (its
+// recursion guard: kernels from 6.2 count this for tp_btf and fentry
+// programs, later ones for classic tracepoints too). Each may be a missing
+// event, or one the filters would have dropped anyway, so it is reported
+// apart from lost events.
+func (s *Session) pollSkipped() {
+	var sum uint64
+	for _, p := range s.coll.Programs {
+		st, err := p.Stats()
+		if err != nil {
+			return // before 5.12: not counted
+		}
+		sum += st.RecursionMisses
+	}
+	if sum > s.lastSkipped {
+		s.skipped += sum - s.lastSkipped
+		s.lastSkipped = sum
+		s.log.Warn("programs skipped by the kernel while another BPF program ran on the same CPU: events may be missing",
+			"skipped", s.skipped)
+	}
+}
+
+// addMalformed counts an event the tool could not decode. The first one is
+// reported with its error, later ones once a second at most, so that a
+// stream of them cannot flood stderr.
+func (s *Session) addMalformed(err error) {
+	s.malformed++
+	if now := time.Now(); s.malformed == 1 || now.Sub(s.malformedLogged) >= lostPoll {
+		s.log.Warn("malformed event dropped", "error", err, "total", s.malformed)
+		s.malformedLogged = now
+	}
+}
+
 func (s *Session) addLost(n uint64) {
 	s.lost += n
 	s.log.Warn("events lost", "lost", n, "total", s.lost)
@@ -201,3 +248,11 @@ func (s *Session) addLost(n uint64) {
 
 // Lost returns how many events were lost so far.
 func (s *Session) Lost() uint64 { return s.lost }
+
+// Skipped returns how many times the kernel skipped one of the tool's
+// programs (see pollSkipped).
+func (s *Session) Skipped() uint64 { return s.skipped }
+
+// Malformed returns how many delivered events the handler dropped as
+// malformed.
+func (s *Session) Malformed() uint64 { return s.malformed }

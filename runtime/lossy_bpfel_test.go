@@ -20,6 +20,8 @@ const (
 	lossyMapEvents        = "events"
 	lossyMapLost          = "lost"
 	lossyProgLossyGetppid = "lossy_getppid"
+	lossyProgLossyNested  = "lossy_nested"
+	lossyProgLossyPrintk  = "lossy_printk"
 	lossyVarEbtUseRingbuf = "ebt_use_ringbuf"
 	lossyVarScratch       = "scratch"
 	lossyVarTargCgroup    = "targ_cgroup"
@@ -69,6 +71,8 @@ type lossySpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type lossyProgramSpecs struct {
 	LossyGetppid *ebpf.ProgramSpec `ebpf:"lossy_getppid"`
+	LossyNested  *ebpf.ProgramSpec `ebpf:"lossy_nested"`
+	LossyPrintk  *ebpf.ProgramSpec `ebpf:"lossy_printk"`
 }
 
 // lossyMapSpecs contains maps before they are loaded into the kernel.
@@ -138,11 +142,15 @@ type lossyVariables struct {
 // It can be passed to loadLossyObjects or ebpf.CollectionSpec.LoadAndAssign.
 type lossyPrograms struct {
 	LossyGetppid *ebpf.Program `ebpf:"lossy_getppid"`
+	LossyNested  *ebpf.Program `ebpf:"lossy_nested"`
+	LossyPrintk  *ebpf.Program `ebpf:"lossy_printk"`
 }
 
 func (p *lossyPrograms) Close() error {
 	return _LossyClose(
 		p.LossyGetppid,
+		p.LossyNested,
+		p.LossyPrintk,
 	)
 }
 

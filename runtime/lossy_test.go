@@ -5,12 +5,15 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
 
 	"github.com/ebtools/ebtools/internal/testutil"
 )
@@ -57,5 +60,90 @@ func TestLostEvents(t *testing.T) {
 				t.Errorf("loss not reported or output not flushed (%d flushes):\n%s", h.flushes, logs.String())
 			}
 		})
+	}
+}
+
+// malformedHandler rejects every third event as malformed.
+type malformedHandler struct{ events int }
+
+func (h *malformedHandler) Event([]byte) error {
+	h.events++
+	if h.events%3 == 0 {
+		return fmt.Errorf("decode test event: %w", ErrMalformed)
+	}
+	return nil
+}
+func (h *malformedHandler) Flush() error { return nil }
+
+// TestMalformedEvents: an event the handler cannot decode is dropped,
+// counted and reported, and the stream goes on.
+func TestMalformedEvents(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	var logs bytes.Buffer
+	log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})
+	p := Program{Name: "lossy", Load: loadLossy, Hooks: []Hook{{Name: "getppid", Choices: [][]string{{lossyProgLossyGetppid}}}}}
+	s, err := Start(context.Background(), p, Options{Logger: log, Constants: map[string]any{"targ_pid": uint32(os.Getpid())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 6 // fits the 4 KiB ring (~500 bytes an event): nothing is lost
+	for i := 0; i < n; i++ {
+		syscall.Getppid()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	h := &malformedHandler{}
+	if err := s.Run(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if h.events != n || s.Malformed() != n/3 || s.Lost() != 0 {
+		t.Errorf("handled %d, malformed %d, lost %d; want %d, %d, 0", h.events, s.Malformed(), s.Lost(), n, n/3)
+	}
+	for _, want := range []string{"malformed event dropped", "decode test event", "malformed events dropped in total", "malformed=2"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
+	}
+}
+
+// TestSkippedRuns: a program run the kernel skips because the program is
+// already running on that CPU is counted and reported. Kernels before 6.2
+// do not count such misses for tp_btf programs, so there none is counted.
+func TestSkippedRuns(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	var logs bytes.Buffer
+	log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})
+	p := Program{Name: "lossy", Load: loadLossy, Hooks: []Hook{
+		{Name: "getpgid", Choices: [][]string{{lossyProgLossyNested}}},
+		{Name: "printk", Choices: [][]string{{lossyProgLossyPrintk}}},
+	}}
+	s, err := Start(context.Background(), p, Options{Logger: log, Constants: map[string]any{"targ_pid": uint32(os.Getpid())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 5
+	for i := 0; i < n; i++ {
+		syscall.Getpgid(0)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Run(ctx, &countingHandler{}); err != nil {
+		t.Fatal(err)
+	}
+	var uts unix.Utsname
+	unix.Uname(&uts)
+	var major, minor int
+	fmt.Sscanf(unix.ByteSliceToString(uts.Release[:]), "%d.%d", &major, &minor)
+	counts := major > 6 || major == 6 && minor >= 2
+	t.Logf("kernel %d.%d: %d runs skipped, counted here: %v", major, minor, s.Skipped(), counts)
+	switch {
+	case counts && s.Skipped() < n:
+		t.Errorf("skipped = %d, want at least %d", s.Skipped(), n)
+	case counts && !strings.Contains(logs.String(), "skipped="+strconv.FormatUint(s.Skipped(), 10)):
+		t.Errorf("skipped runs not reported:\n%s", logs.String())
+	case !counts && s.Skipped() != 0:
+		t.Errorf("skipped = %d on a kernel that does not count them", s.Skipped())
 	}
 }

@@ -58,10 +58,14 @@ type Session struct {
 	mu    sync.Mutex // guards links: Run detaches from another goroutine
 	links []link.Link
 
-	methods      []string // attach methods used, in order of first use
-	events, lost uint64   // delivered and lost event counts
-	lastLost     uint64   // last value of the BPF-side counter
-	lastToolLost uint64   // last value of prog.Lost
+	methods         []string // attach methods used, in order of first use
+	events, lost    uint64   // delivered and lost event counts
+	malformed       uint64   // delivered events the tool could not decode
+	malformedLogged time.Time
+	skipped         uint64 // program runs the kernel skipped (its recursion guard)
+	lastSkipped     uint64
+	lastLost        uint64 // last value of the BPF-side counter
+	lastToolLost    uint64 // last value of prog.Lost
 }
 
 // Start checks preconditions, loads prog with opts and attaches it. The

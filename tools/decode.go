@@ -2,8 +2,15 @@ package tools
 
 import (
 	"bytes"
+	"fmt"
 	"unsafe"
+
+	ebrt "github.com/ebtools/ebtools/runtime"
 )
+
+// Malformed wraps a decode error so that the runtime drops that one event
+// and reports it, instead of ending the tool.
+func Malformed(err error) error { return fmt.Errorf("%w: %w", ebrt.ErrMalformed, err) }
 
 // Header returns the fixed-size event header T (a bpf2go -type struct) at
 // the start of raw, aliasing it, or nil when raw is too short. Events are

@@ -3,12 +3,13 @@ package testutil
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/urfave/cli/v2"
 )
 
-// OneLine fails t unless out is empty (a filtered or undecodable record) or
+// OneLine fails t unless out is empty (a filtered record) or
 // exactly one line free of raw control characters, and, with isJSON, one
 // valid JSON object: what every formatter promises for any input.
 func OneLine(t testing.TB, out []byte, isJSON bool) {
@@ -26,6 +27,24 @@ func OneLine(t testing.TB, out []byte, isJSON bool) {
 	}
 	if isJSON && !json.Valid(out) {
 		t.Fatalf("invalid JSON: %q", out)
+	}
+}
+
+// OneEvent checks what a handler did with one raw event: it returned an
+// error wrapping malformed (the runtime's ErrMalformed: the event is
+// dropped and counted) and printed nothing, or it returned nil and printed
+// at most one line (OneLine). Any other error fails the test.
+func OneEvent(t testing.TB, err, malformed error, out []byte, isJSON bool) {
+	t.Helper()
+	switch {
+	case errors.Is(err, malformed):
+		if len(out) != 0 {
+			t.Fatalf("malformed event (%v) printed %q", err, out)
+		}
+	case err != nil:
+		t.Fatal(err)
+	default:
+		OneLine(t, out, isJSON)
 	}
 }
 

@@ -29,4 +29,27 @@ int lossy_getppid(void *ctx)
 	return 0;
 }
 
+/*
+ * For the skipped-run count: lossy_nested prints; lossy_printk, attached to
+ * the tracepoint that printing fires, runs and prints too, which would run
+ * it again inside itself: the kernel's recursion guard skips that run and
+ * counts the miss. (A perf-attached tracepoint program would be dropped
+ * before the guard, uncounted: perf refuses the nested event itself.)
+ */
+SEC("tracepoint/syscalls/sys_enter_getpgid")
+int lossy_nested(void *ctx)
+{
+	if ((bpf_get_current_pid_tgid() >> 32) != targ_pid)
+		return 0;
+	bpf_printk("ebtools runtime test: nested program run");
+	return 0;
+}
+
+SEC("tp_btf/bpf_trace_printk")
+int lossy_printk(void *ctx)
+{
+	bpf_printk("ebtools runtime test: recursive program run");
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "GPL";

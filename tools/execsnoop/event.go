@@ -84,7 +84,6 @@ type handler struct {
 	cfg config
 	tools.Printer
 	joined []byte // scratch for -l matching
-	bad    uint64 // undecodable records
 }
 
 func newHandler(cfg config, format output.Format, out *output.Writer, clock *output.Clock) *handler {
@@ -98,8 +97,7 @@ func newHandler(cfg config, format output.Format, out *output.Writer, clock *out
 func (h *handler) Event(raw []byte) error {
 	e, args, err := decode(raw)
 	if err != nil {
-		h.bad++
-		return nil
+		return tools.Malformed(err)
 	}
 	comm := tools.Comm(&e.Comm)
 	if h.cfg.name != nil && !bytes.Contains(comm, h.cfg.name) {

@@ -1,6 +1,8 @@
 package tcplife
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
 
 	"github.com/ebtools/ebtools/output"
@@ -66,11 +68,16 @@ func appendAddr(dst []byte, family uint16, b *[16]uint8) []byte {
 	return netip.AddrFrom16(*b).AppendTo(dst)
 }
 
+var errShort = errors.New("decode tcplife event: record shorter than its header")
+
 // Event implements runtime.Handler.
 func (h *handler) Event(raw []byte) error {
 	e := tools.Header[tcplifeEvent](raw)
-	if e == nil || (e.Family != afInet && e.Family != afInet6) {
-		return nil
+	if e == nil {
+		return tools.Malformed(errShort)
+	}
+	if e.Family != afInet && e.Family != afInet6 {
+		return tools.Malformed(fmt.Errorf("decode tcplife event: address family %d", e.Family))
 	}
 	r := h.Row
 	r.Reset(e.KtimeNs)
