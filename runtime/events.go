@@ -209,8 +209,8 @@ func (s *Session) pollLost() {
 
 // pollSkipped reads how many times the kernel did not run the tool's
 // programs because a BPF program was already running on that CPU (its
-// recursion guard: kernels from 6.2 count this for tp_btf and fentry
-// programs, later ones for classic tracepoints too). Each may be a missing
+// recursion guard: 6.1 counts this for tp_btf and fentry programs, later
+// kernels for classic tracepoints too). Each may be a missing
 // event, or one the filters would have dropped anyway, so it is reported
 // apart from lost events.
 func (s *Session) pollSkipped() {
