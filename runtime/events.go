@@ -225,7 +225,7 @@ func (s *Session) pollSkipped() {
 	if sum > s.lastSkipped {
 		s.skipped += sum - s.lastSkipped
 		s.lastSkipped = sum
-		s.log.Warn("programs skipped by the kernel while another BPF program ran on the same CPU: events may be missing",
+		s.log.Warn("programs skipped by the kernel while a BPF program was already running on the CPU: events may be missing",
 			"skipped", s.skipped)
 	}
 }

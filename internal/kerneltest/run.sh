@@ -9,7 +9,7 @@
 # per vCPU, a vCPU could keep running its stale translation of kernel code
 # another vCPU had just patched (text_poke of a static key, which happens
 # whenever a tool attaches the first syscall tracepoint or detaches the
-# last): it looped on the int3 forever, a soft lockup within ~20 starts.
+# last): it looped on the int3 forever (soft lockups in 2 of 3 full runs).
 #
 #   bash internal/kerneltest/run.sh        (as root; installs what it needs)
 #
