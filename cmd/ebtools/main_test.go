@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ebtools/ebtools/internal/testutil"
 	"github.com/ebtools/ebtools/tools"
 )
@@ -119,30 +121,41 @@ func TestDoctor(t *testing.T) {
 			t.Errorf("doctor says %s cannot run here: %q", tool.Name(), l)
 		}
 	}
-	if cfg := kernelConfig(t); cfg != "" {
-		want := "yes"
-		if strings.Contains(cfg, "# CONFIG_KPROBES is not set") {
-			want = "no"
-		}
-		if !strings.HasPrefix(lines["kprobes"], want) {
-			t.Errorf("kprobes = %q, want %s per /proc/config.gz", lines["kprobes"], want)
-		}
+	cfg, path := kernelConfig(t)
+	want := "yes"
+	if strings.Contains(cfg, "# CONFIG_KPROBES is not set") {
+		want = "no"
 	}
+	if !strings.HasPrefix(lines["kprobes"], want) {
+		t.Errorf("kprobes = %q, want %s per %s", lines["kprobes"], want, path)
+	}
+	t.Logf("kernel %s: kprobes %s, fentry %s (config %s)", lines["kernel"], lines["kprobes"], lines["fentry"], path)
 }
 
-func kernelConfig(t *testing.T) string {
-	f, err := os.Open("/proc/config.gz")
-	if err != nil {
-		return ""
+// kernelConfig returns the running kernel's build configuration and where
+// it was found: /proc/config.gz, or /boot/config-RELEASE as distributions
+// install it.
+func kernelConfig(t *testing.T) (cfg, path string) {
+	if f, err := os.Open("/proc/config.gz"); err == nil {
+		defer f.Close()
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b), f.Name()
 	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
+	var uts unix.Utsname
+	if err := unix.Uname(&uts); err != nil {
 		t.Fatal(err)
 	}
-	b, err := io.ReadAll(zr)
+	path = "/boot/config-" + unix.ByteSliceToString(uts.Release[:])
+	b, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("no kernel config to check doctor against: no /proc/config.gz, and %v", err)
 	}
-	return string(b)
+	return string(b), path
 }
