@@ -22,6 +22,33 @@ type countingHandler struct{ events, flushes int }
 func (h *countingHandler) Event([]byte) error { h.events++; return nil }
 func (h *countingHandler) Flush() error       { h.flushes++; return nil }
 
+// startLossy starts the lossy test program with hooks, filtered to this
+// process, logging at info level into the returned buffer.
+func startLossy(t *testing.T, hooks ...Hook) (*Session, *bytes.Buffer) {
+	t.Helper()
+	logs := &bytes.Buffer{}
+	log := hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Info})
+	p := Program{Name: "lossy", Load: loadLossy, Hooks: hooks}
+	s, err := Start(context.Background(), p, Options{Logger: log, Constants: map[string]any{"targ_pid": uint32(os.Getpid())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, logs
+}
+
+// drain hands h what s buffered, then stops.
+func drain(t *testing.T, s *Session, h Handler) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Run(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var getppidHook = Hook{Name: "getppid", Choices: [][]string{{lossyProgLossyGetppid}}}
+
 // TestLostEvents overflows a 4 KiB ring buffer while nobody reads it: every
 // event is either delivered or counted as lost, and the loss is logged.
 func TestLostEvents(t *testing.T) {
@@ -32,25 +59,13 @@ func TestLostEvents(t *testing.T) {
 			if perfbuf {
 				t.Setenv("EBTOOLS_FORCE", "perfbuf")
 			}
-			var logs bytes.Buffer
-			log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})
-			p := Program{Name: "lossy", Load: loadLossy, Hooks: []Hook{{Name: "getppid", Choices: [][]string{{lossyProgLossyGetppid}}}}}
-			s, err := Start(context.Background(), p, Options{Logger: log, Constants: map[string]any{"targ_pid": uint32(os.Getpid())}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-
+			s, logs := startLossy(t, getppidHook)
 			const n = 2000
 			for i := 0; i < n; i++ {
 				syscall.Getppid()
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel() // drain what is buffered, then stop
 			h := &countingHandler{}
-			if err := s.Run(ctx, h); err != nil {
-				t.Fatal(err)
-			}
+			drain(t, s, h)
 			t.Logf("%s: delivered %d, lost %d of %d", name, h.events, s.Lost(), n)
 			if h.events+int(s.Lost()) != n || s.Lost() == 0 || h.events == 0 {
 				t.Errorf("delivered %d + lost %d, want %d with both > 0", h.events, s.Lost(), n)
@@ -78,24 +93,13 @@ func (h *malformedHandler) Flush() error { return nil }
 // counted and reported, and the stream goes on.
 func TestMalformedEvents(t *testing.T) {
 	testutil.RequirePrivileged(t)
-	var logs bytes.Buffer
-	log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})
-	p := Program{Name: "lossy", Load: loadLossy, Hooks: []Hook{{Name: "getppid", Choices: [][]string{{lossyProgLossyGetppid}}}}}
-	s, err := Start(context.Background(), p, Options{Logger: log, Constants: map[string]any{"targ_pid": uint32(os.Getpid())}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, logs := startLossy(t, getppidHook)
 	const n = 6 // fits the 4 KiB ring (~500 bytes an event): nothing is lost
 	for i := 0; i < n; i++ {
 		syscall.Getppid()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
 	h := &malformedHandler{}
-	if err := s.Run(ctx, h); err != nil {
-		t.Fatal(err)
-	}
+	drain(t, s, h)
 	if h.events != n || s.Malformed() != n/3 || s.Lost() != 0 {
 		t.Errorf("handled %d, malformed %d, lost %d; want %d, %d, 0", h.events, s.Malformed(), s.Lost(), n, n/3)
 	}
@@ -111,26 +115,14 @@ func TestMalformedEvents(t *testing.T) {
 // suite runs on (6.1 and 6.18) count such misses for tp_btf programs.
 func TestSkippedRuns(t *testing.T) {
 	testutil.RequirePrivileged(t)
-	var logs bytes.Buffer
-	log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})
-	p := Program{Name: "lossy", Load: loadLossy, Hooks: []Hook{
-		{Name: "getpgid", Choices: [][]string{{lossyProgLossyNested}}},
-		{Name: "printk", Choices: [][]string{{lossyProgLossyPrintk}}},
-	}}
-	s, err := Start(context.Background(), p, Options{Logger: log, Constants: map[string]any{"targ_pid": uint32(os.Getpid())}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, logs := startLossy(t,
+		Hook{Name: "getpgid", Choices: [][]string{{lossyProgLossyNested}}},
+		Hook{Name: "printk", Choices: [][]string{{lossyProgLossyPrintk}}})
 	const n = 5
 	for i := 0; i < n; i++ {
 		syscall.Getpgid(0)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := s.Run(ctx, &countingHandler{}); err != nil {
-		t.Fatal(err)
-	}
+	drain(t, s, &countingHandler{})
 	t.Logf("%d runs skipped", s.Skipped())
 	if s.Skipped() < n {
 		t.Errorf("skipped = %d, want at least %d", s.Skipped(), n)
