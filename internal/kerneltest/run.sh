@@ -106,11 +106,12 @@ for dir in /tests/*; do
 	name=$(basename "$dir")
 	[ -n "$ONLY" ] && [ "$name" != "$ONLY" ] && continue
 	cd "$dir"
+	began=$(date +%s)
 	# Every line goes to the console as it is written, so that a stall
 	# shows where it happened.
 	{ ./"$name".test -test.v -test.timeout 20m -test.run "$RUN" -test.count "$COUNT" 2>&1; echo $? > /tmp/rc; } | sed "s|^|$name: |"
 	if [ "$(cat /tmp/rc)" = 0 ]; then r=ok; else r=FAIL; failed=1; fi
-	echo "KERNELTEST $name $r"
+	echo "KERNELTEST $name $r $(($(date +%s) - began))s"
 done
 echo "KERNELTEST END failed=$failed"
 poweroff -f
@@ -132,10 +133,17 @@ echo "== attach paths the forced tests saw on $kver:"
 grep -E 'EBTOOLS_FORCE=[a-z]*: attached with ' "$log" | sed -E 's/^([a-z]+): +[a-z_]+\.go:[0-9]+: /\1: /' | sort | uniq || true
 # A skip fails the run too: every test here is meant to run on this kernel.
 if ! grep -q 'KERNELTEST END failed=0' "$log" || [ "$fail" != 0 ] || [ "$skip" != 0 ] || [ "$pass" = 0 ]; then
-	grep -E -- '--- SKIP' "$log" | head -20 || true
 	grep -E -B2 -A20 -- '--- FAIL' "$log" | head -150 || true
-	tail -30 "$log"
-	echo "test-kernels: FAIL"
+	echo "== the end of the serial console:"
+	tail -15 "$log"
+	# Last, as CI shows only the end: what failed, and what each failing
+	# test said last (its t.Error / t.Fatal lines, shortened).
+	echo "== summary:"
+	grep -E '^KERNELTEST [a-z_]+ FAIL' "$log" || true
+	grep -E -- '--- SKIP' "$log" | head -5 || true
+	awk '/=== RUN/ {n = 0} /_test\.go:[0-9]+: / {said[++n] = substr($0, 1, 240)}
+		/--- FAIL/ {print; for (i = (n > 4 ? n - 3 : 1); i <= n; i++) print "  " said[i]; n = 0}' "$log" | head -24
+	echo "test-kernels: FAIL ($pass passed, $fail failed, $skip skipped on $kver; whole console: $log)"
 	exit 1
 fi
 echo "test-kernels: PASS ($pass tests passed on $kver, none skipped)"

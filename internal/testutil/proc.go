@@ -3,6 +3,7 @@ package testutil
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -166,9 +167,24 @@ func (p *Proc) WaitLine(t testing.TB, match func(string) bool) string {
 		select {
 		case <-changed:
 		case <-deadline:
-			t.Fatalf("no matching line within %v\nstderr:\n%s", Timeout, p.Stderr())
+			t.Fatalf("no matching line within %v; %s", Timeout, p.stopForReport())
 		}
 	}
+}
+
+// stopForReport interrupts the process so that it logs its totals (events,
+// lost, skipped), and describes what it printed: for a failure message.
+func (p *Proc) stopForReport() string {
+	p.Cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	last := p.lines[max(0, len(p.lines)-5):]
+	return fmt.Sprintf("%d stdout lines, the last %d:\n%s\nstderr:\n%s",
+		len(p.lines), len(last), strings.Join(last, "\n"), p.stderr.String())
 }
 
 // Stop sends sig, waits for exit and returns every stdout line not yet
