@@ -176,15 +176,37 @@ func (p *Proc) WaitLine(t testing.TB, match func(string) bool) string {
 // lost, skipped), and describes what it printed: for a failure message.
 func (p *Proc) stopForReport() string {
 	p.Cmd.Process.Signal(os.Interrupt)
+	stuck := p.dumpIfStuck(5 * time.Second)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	last := p.lines[max(0, len(p.lines)-5):]
+	return fmt.Sprintf("%d stdout lines, the last %d:\n%s\nstderr:\n%s%s",
+		len(p.lines), len(last), strings.Join(last, "\n"), p.stderr.String(), stuck)
+}
+
+// dumpIfStuck waits up to d for the process to exit. If it does not, it
+// returns the kernel stack of each of its threads and makes the Go runtime
+// print every goroutine's stack to stderr (SIGQUIT), so that a hang says
+// where it is.
+func (p *Proc) dumpIfStuck(d time.Duration) string {
+	select {
+	case <-p.done:
+		return ""
+	case <-time.After(d):
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nstill running after %v; kernel stacks:\n", d)
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", p.Cmd.Process.Pid))
+	for _, task := range tasks {
+		stack, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stack", p.Cmd.Process.Pid, task.Name()))
+		fmt.Fprintf(&b, "thread %s:\n%s", task.Name(), stack)
+	}
+	p.Cmd.Process.Signal(syscall.SIGQUIT)
 	select {
 	case <-p.done:
 	case <-time.After(5 * time.Second):
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	last := p.lines[max(0, len(p.lines)-5):]
-	return fmt.Sprintf("%d stdout lines, the last %d:\n%s\nstderr:\n%s",
-		len(p.lines), len(last), strings.Join(last, "\n"), p.stderr.String())
+	return b.String()
 }
 
 // Stop sends sig, waits for exit and returns every stdout line not yet
@@ -203,7 +225,8 @@ func (p *Proc) Wait(t testing.TB) (rest []string, code int) {
 	select {
 	case <-p.done:
 	case <-time.After(Timeout):
-		t.Fatalf("process did not exit within %v\nstderr:\n%s", Timeout, p.Stderr())
+		stuck := p.dumpIfStuck(0)
+		t.Fatalf("process did not exit within %v\nstderr:\n%s%s", Timeout, p.Stderr(), stuck)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
