@@ -141,8 +141,9 @@ if ! grep -q 'KERNELTEST END failed=0' "$log" || [ "$fail" != 0 ] || [ "$skip" !
 	echo "== summary:"
 	grep -E '^KERNELTEST [a-z_]+ FAIL' "$log" || true
 	grep -E -- '--- SKIP' "$log" | head -5 || true
-	awk '/=== RUN/ {n = 0} /_test\.go:[0-9]+: / {said[++n] = substr($0, 1, 240)}
-		/--- FAIL/ {print; for (i = (n > 4 ? n - 3 : 1); i <= n; i++) print "  " said[i]; n = 0}' "$log" | head -24
+	awk '/=== (RUN|CONT)/ {cur = $NF; next}
+		/--- FAIL: / {print; name = $(NF-1); for (i = (n[name] > 5 ? n[name] - 4 : 1); i <= n[name]; i++) print "  " said[name, i]; next}
+		/^[a-z_]+:     *([a-z_]+_test\.go:[0-9]+: |     *[^ ])/ {n[cur]++; said[cur, n[cur]] = substr($0, 1, 200)}' "$log" | head -30
 	echo "test-kernels: FAIL ($pass passed, $fail failed, $skip skipped on $kver; whole console: $log)"
 	exit 1
 fi
