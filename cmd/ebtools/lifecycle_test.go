@@ -61,11 +61,21 @@ func TestPerfBufferFallback(t *testing.T) {
 	if !strings.Contains(p.Stderr(), "perfbuf=true") {
 		t.Fatalf("perf buffer not used:\n%s", p.Stderr())
 	}
-	for i := 0; i < 200; i++ {
+	const n = 200
+	for i := 0; i < n; i++ {
 		exec1(t, "perf-path", strconv.Itoa(i))
 	}
-	for i := 0; i < 200; i++ {
-		p.WaitLine(t, suffix("/bin/echo perf-path "+strconv.Itoa(i)))
+	// Every row, in any order: each CPU has its own perf buffer, so rows
+	// from different CPUs need not come out in the order of the execs.
+	seen := map[int]bool{}
+	for len(seen) < n {
+		l := p.WaitLine(t, func(l string) bool { return strings.Contains(l, "/bin/echo perf-path ") })
+		_, arg, _ := strings.Cut(l, "/bin/echo perf-path ")
+		i, err := strconv.Atoi(arg)
+		if err != nil || i < 0 || i >= n || seen[i] {
+			t.Fatalf("unexpected row %q", l)
+		}
+		seen[i] = true
 	}
 	if _, code := p.Stop(t, syscall.SIGTERM); code != 0 || !strings.Contains(p.Stderr(), "lost=0") {
 		t.Errorf("exit %d, stderr:\n%s", code, p.Stderr())
