@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/perf"
 	"github.com/cilium/ebpf/ringbuf"
 )
@@ -32,8 +33,8 @@ const (
 	// without waking it (ebt_wakeup_flag in bpf/include/ebtools.bpf.h)
 	// until the ring is a quarter full.
 	readPoll = 25 * time.Millisecond
-	// perfPages is the per-CPU perf buffer size, in pages, on kernels
-	// without ring buffers.
+	// perfPages is the smallest per-CPU perf buffer, in pages, on kernels
+	// without ring buffers (see perfBufferSize).
 	perfPages = 64
 )
 
@@ -78,7 +79,15 @@ func (s *Session) newReader() (reader, error) {
 		return nil, fmt.Errorf("read events: %s has no %q map", s.prog.Name, eventsMap)
 	}
 	if s.perfbuf {
-		rd, err := perf.NewReader(m, perfPages*os.Getpagesize())
+		cpus, err := ebpf.PossibleCPU()
+		if err != nil {
+			return nil, fmt.Errorf("open perf buffer: %w", err)
+		}
+		size := perfBufferSize(s.ringSize, cpus, os.Getpagesize())
+		// Woken by every event, unlike the ring buffer: polling would
+		// batch events, and the reader drains one CPU's buffer after the
+		// other, so rows from different CPUs would come out of order more.
+		rd, err := perf.NewReader(m, size)
 		if err != nil {
 			return nil, fmt.Errorf("open perf buffer: %w", err)
 		}
@@ -89,6 +98,18 @@ func (s *Session) newReader() (reader, error) {
 		return nil, fmt.Errorf("open ring buffer: %w", err)
 	}
 	return &ringReader{Reader: rd}, nil
+}
+
+// perfBufferSize is the per-CPU perf buffer size in bytes that gives the
+// room of the tool's ring buffer (ringSize bytes, sized for its event rate):
+// ringSize split over the CPUs, at least perfPages pages, rounded up to a
+// power of two pages as perf requires.
+func perfBufferSize(ringSize uint32, cpus, pageSize int) int {
+	pages := 1
+	for pages < perfPages || pages*pageSize*cpus < int(ringSize) {
+		pages *= 2
+	}
+	return pages * pageSize
 }
 
 // Run streams events to h until ctx ends, h fails or the output closes.

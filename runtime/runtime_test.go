@@ -180,3 +180,22 @@ func TestBTFFile(t *testing.T) {
 		t.Errorf("newKernel(%q) = %v", kernelBTFPath, err)
 	}
 }
+
+func TestPerfBufferSize(t *testing.T) {
+	const page = 4096
+	for _, tt := range []struct {
+		ring uint32
+		cpus int
+		want int
+	}{
+		{1 << 20, 2, 128 * page},        // 1 MiB ring: 512 KiB per CPU
+		{8 << 20, 2, 1024 * page},       // opensnoop's 8 MiB
+		{8 << 20, 3, 1024 * page},       // 2.7 MiB per CPU, rounded up
+		{1 << 20, 64, perfPages * page}, // never below perfPages
+		{0, 4, perfPages * page},        // no size in the object
+	} {
+		if got := perfBufferSize(tt.ring, tt.cpus, page); got != tt.want {
+			t.Errorf("perfBufferSize(%d, %d) = %d pages, want %d", tt.ring, tt.cpus, got/page, tt.want/page)
+		}
+	}
+}

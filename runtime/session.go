@@ -49,11 +49,12 @@ type Options struct {
 
 // Session is a loaded and attached tool.
 type Session struct {
-	prog    Program
-	log     hclog.Logger
-	coll    *ebpf.Collection
-	perfbuf bool
-	reader  reader // nil for tools without an events map
+	prog     Program
+	log      hclog.Logger
+	coll     *ebpf.Collection
+	perfbuf  bool
+	ringSize uint32 // the events ring's size in the object, in bytes
+	reader   reader // nil for tools without an events map
 
 	mu    sync.Mutex // guards links: Run detaches from another goroutine
 	links []link.Link
@@ -204,6 +205,7 @@ func keepPrograms(spec *ebpf.CollectionSpec, chosen []choice) {
 func (s *Session) configure(spec *ebpf.CollectionSpec, opts Options, f force) error {
 	if ev := spec.Maps[eventsMap]; ev != nil {
 		s.perfbuf = f.perfbuf || features.HaveMapType(ebpf.RingBuf) != nil
+		s.ringSize = ev.MaxEntries
 		if s.perfbuf {
 			ev.Type, ev.KeySize, ev.ValueSize, ev.MaxEntries = ebpf.PerfEventArray, 4, 4, 0
 			if err := setVar(spec, useRingbuf, false); err != nil {
