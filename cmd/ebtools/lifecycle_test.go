@@ -93,7 +93,7 @@ func TestPipeLatency(t *testing.T) {
 	p.WaitLine(t, suffix("/bin/echo latency"))
 	took := time.Since(began)
 	t.Logf("exec to row on the pipe: %v", took)
-	if limit := time.Second * time.Duration(testutil.Slowdown()); took > limit {
+	if limit := testutil.Scaled(time.Second); took > limit {
 		t.Errorf("row took %v to reach the pipe, want under %v", took, limit)
 	}
 }
@@ -109,7 +109,7 @@ func TestClosedPipe(t *testing.T) {
 	p.CloseStdout()
 	select {
 	case <-p.Done():
-	case <-time.After(3 * time.Second * time.Duration(testutil.Slowdown())):
+	case <-time.After(testutil.Scaled(3 * time.Second)):
 		t.Fatal("still running 3s (times EBTOOLS_TEST_SLOWDOWN) after its reader went away")
 	}
 	if code := p.ExitCode(); code != 0 {
@@ -130,7 +130,7 @@ func TestDuration(t *testing.T) {
 	if _, code := p.Wait(t); code != 0 {
 		t.Errorf("exit %d\n%s", code, p.Stderr())
 	}
-	if took := time.Since(began); took < time.Second || took > 5*time.Second*time.Duration(testutil.Slowdown()) {
+	if took := time.Since(began); took < time.Second || took > testutil.Scaled(5*time.Second) {
 		t.Errorf("ran %v with -d 1", took)
 	}
 }

@@ -35,7 +35,7 @@ type Proc struct {
 
 // Timeout bounds every wait in this package: 20 s, times
 // EBTOOLS_TEST_SLOWDOWN on slow machines (an emulated kernel test).
-var Timeout = 20 * time.Second * time.Duration(Slowdown())
+var Timeout = Scaled(20 * time.Second)
 
 // Slowdown is EBTOOLS_TEST_SLOWDOWN: how many times slower than real
 // hardware this machine runs (10 in the emulated test-kernels guest), 1 if
@@ -46,6 +46,10 @@ func Slowdown() int {
 	}
 	return 1
 }
+
+// Scaled is d times Slowdown: a time bound that holds on real hardware,
+// stretched for a slower machine.
+func Scaled(d time.Duration) time.Duration { return d * time.Duration(Slowdown()) }
 
 // Start runs ebtools with args (global flags first are fine) at info log
 // level and waits until it reports its programs attached.

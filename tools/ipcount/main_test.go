@@ -60,7 +60,7 @@ func send(src, dst, count string) error {
 		// Paced so that the queue rarely fills (longer where the machine
 		// is slower).
 		if sent%64 == 63 || sent == n+resent-1 {
-			time.Sleep(200 * time.Microsecond * time.Duration(testutil.Slowdown()))
+			time.Sleep(testutil.Scaled(200 * time.Microsecond))
 			d, err := txDropped()
 			if err != nil {
 				return err

@@ -191,7 +191,7 @@ func TestGrepLatency(t *testing.T) {
 	p.WaitLine(t, func(l string) bool { return strings.Contains(l, " "+strconv.Itoa(port)+" ") })
 	took := time.Since(closed)
 	t.Logf("close to row: %v", took)
-	if limit := time.Second * time.Duration(testutil.Slowdown()); took > limit {
+	if limit := testutil.Scaled(time.Second); took > limit {
 		t.Errorf("row took %v, want under %v", took, limit)
 	}
 }
