@@ -19,12 +19,9 @@
 #include "path.bpf.h"
 #include "opensnoop.h"
 
-#define INVALID_UID ((__u32)-1)
 #define O_ACCMODE 3
 
-const volatile __u32 targ_pid = 0;
-const volatile __u32 targ_tid = 0;
-const volatile __u32 targ_uid = INVALID_UID;
+/* -x: only failed opens. */
 const volatile bool targ_failed = false;
 /* -f: any of these flags; targ_rdonly stands for O_RDONLY, which is 0. */
 const volatile __u64 targ_flags = 0;
@@ -48,10 +45,14 @@ struct {
 	__type(value, struct args);
 } start SEC(".maps");
 
+/* The variable part: the argument, the path's directory and its name. */
+#define DATA_SIZE (2 * EBT_PATH_MAX + EBT_NAME_MAX + 1)
+/* The furthest a string may start: data has EBT_PATH_MAX bytes after it. */
+#define DATA_LIMIT (DATA_SIZE - EBT_PATH_MAX)
+
 struct scratch {
 	struct event e;
-	char path[EBT_PATH_DST_SIZE];
-	struct ebt_path_scratch walk;
+	char data[DATA_SIZE + EBT_ANCESTRY_SIZE];
 };
 
 struct {
@@ -60,17 +61,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } heap SEC(".maps");
-
-static __always_inline bool trace_allowed(__u64 id, __u32 uid)
-{
-	if (targ_pid && (id >> 32) != targ_pid)
-		return false;
-	if (targ_tid && (__u32)id != targ_tid)
-		return false;
-	if (targ_uid != INVALID_UID && uid != targ_uid)
-		return false;
-	return ebt_cgroup_allowed();
-}
 
 static __always_inline bool flags_allowed(__u64 flags)
 {
@@ -85,7 +75,7 @@ static __always_inline int enter(struct args *a)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 
-	if (!trace_allowed(id, (__u32)bpf_get_current_uid_gid()))
+	if (!ebt_task_allowed())
 		return 0;
 	/* openat2's flags are only known at exit, once how is read. */
 	if (a->syscall != OPENSNOOP_OPENAT2 && !flags_allowed(a->flags))
@@ -95,13 +85,42 @@ static __always_inline int enter(struct args *a)
 	return 0;
 }
 
+/* put_fd writes the path of the file the task has open as fd. */
+static __always_inline void put_fd(struct scratch *s, __u32 *off, struct task_struct *task, int fd)
+{
+	struct path p;
+
+	if (!ebt_dir_of(task, fd, &p)) {
+		s->e.path.flags |= EBT_PATH_UNRESOLVED;
+		return;
+	}
+	ebt_put_dentry(s->data, off, DATA_LIMIT, sizeof(s->e), &s->e.path, p.dentry, p.mnt);
+}
+
+/* put_arg writes the path argument as given. */
+static __always_inline void put_arg(struct scratch *s, __u32 *off, const char *arg)
+{
+	long n = bpf_probe_read_user_str(s->data, EBT_PATH_MAX, arg);
+
+	if (n <= 0) {
+		s->e.path.flags |= EBT_PATH_UNREADABLE;
+		return;
+	}
+	if (n == EBT_PATH_MAX)
+		s->e.path.flags |= EBT_PATH_ARG_CUT;
+	s->e.path.arg_off = sizeof(s->e);
+	s->e.path.arg_len = n - 1;
+	*off = n - 1;
+}
+
 static __always_inline int leave(void *ctx, long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct open_how how = {};
 	struct scratch *s;
 	struct args *a;
-	__u32 zero = 0, len;
+	__u32 zero = 0, off = 0;
 
 	a = bpf_map_lookup_elem(&start, &id);
 	if (!a)
@@ -119,23 +138,26 @@ static __always_inline int leave(void *ctx, long ret)
 	if (!s)
 		goto cleanup;
 
-	s->e.ktime_ns = bpf_ktime_get_ns();
-	s->e.pid = id >> 32;
-	s->e.tid = (__u32)id;
-	s->e.uid = (__u32)bpf_get_current_uid_gid();
+	ebt_task_fill(&s->e.task);
 	s->e.ret = ret;
 	s->e.dirfd = a->dirfd;
 	s->e.flags = a->flags;
 	s->e.mode = a->mode;
 	s->e.syscall = a->syscall;
-	bpf_get_current_comm(&s->e.comm, sizeof(s->e.comm));
-	s->e.path_flags = 0;
-	len = ebt_path(s->path, &s->walk, a->dirfd, a->path, targ_full_path, &s->e.arg_off,
-		       &s->e.path_flags);
-	if (len > EBT_PATH_DST_SIZE - 1)
-		len = EBT_PATH_DST_SIZE - 1;
-	s->e.path_len = len;
-	ebt_output(ctx, s, sizeof(s->e) + len);
+	__builtin_memset(&s->e.path, 0, sizeof(s->e.path));
+	if (!targ_full_path) {
+		put_arg(s, &off, a->path);
+	} else if (ret >= 0) {
+		/* The file opened: its path, whatever the argument said. */
+		put_arg(s, &off, a->path);
+		put_fd(s, &off, task, ret);
+	} else {
+		ebt_put_arg_path(s->data, &off, DATA_LIMIT, sizeof(s->e), &s->e.path, task,
+				 a->dirfd, a->path);
+	}
+	if (off > DATA_SIZE)
+		off = DATA_SIZE;
+	ebt_submit(ctx, s, sizeof(s->e) + off, sizeof(s->e) + DATA_SIZE);
 cleanup:
 	bpf_map_delete_elem(&start, &id);
 	return 0;

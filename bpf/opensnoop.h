@@ -3,7 +3,8 @@
 #ifndef __OPENSNOOP_H
 #define __OPENSNOOP_H
 
-#define OPENSNOOP_COMM_LEN 16
+#include "task.h"
+#include "path.h"
 
 enum opensnoop_syscall {
 	OPENSNOOP_OPEN = 0,
@@ -12,25 +13,19 @@ enum opensnoop_syscall {
 };
 
 /*
- * event is followed by path_len bytes of path (no NUL): absolute with
- * targ_full_path unless path_flags says otherwise, else as given; the
- * argument as passed starts at arg_off.
+ * event is followed by its strings: path.arg is the argument as passed;
+ * with targ_full_path, path is the file's canonical path (path.bpf.h): of
+ * the file opened, or for a failed open, its directory resolved and name.
  */
 struct event {
-	__u64 ktime_ns;
+	struct ebt_task task;
+	struct ebt_path path;
 	__u64 flags;
-	__u32 pid;
-	__u32 tid;
-	__u32 uid;
 	__s32 ret;
 	__s32 dirfd;
 	__u32 mode;
-	__u32 path_flags;
-	__u16 path_len;
-	__u16 arg_off;
 	__u8 syscall;
-	__u8 pad[7];
-	char comm[OPENSNOOP_COMM_LEN];
+	__u8 pad[3];
 };
 
 #endif /* __OPENSNOOP_H */

@@ -10,7 +10,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
-/* One 112-byte event per session: 256 KiB holds thousands. */
+/* One event of at most ~450 bytes per session: 256 KiB holds hundreds. */
 #define EBT_RINGBUF_SIZE (256 * 1024)
 #include "ebtools.bpf.h"
 #include "tcplife.h"
@@ -27,7 +27,6 @@
 #define TCP_LAST_ACK 9
 #define TCP_CLOSING 11
 
-const volatile __u32 targ_pid = 0;
 const volatile __u16 targ_family = 0; /* 0: both */
 const volatile bool targ_lports = false;
 const volatile bool targ_rports = false;
@@ -68,11 +67,15 @@ struct {
 	__type(value, __u64);
 } birth_stats SEC(".maps");
 
-/* Who used the socket: recorded where a process is surely running. */
+/*
+ * Who used the socket, recorded where a process is surely running
+ * (connect, close, shutdown): the session ends later, often in softirq.
+ * The task filters are applied then too.
+ */
 struct ident {
-	__u32 pid;
-	bool cgroup_ok;
-	char comm[TCPLIFE_COMM_LEN];
+	struct ebt_task task;
+	struct ebt_ancestor ancestors[EBT_ANCESTORS];
+	bool allowed;
 };
 
 struct {
@@ -81,6 +84,25 @@ struct {
 	__type(key, __u64);
 	__type(value, struct ident);
 } idents SEC(".maps");
+
+/* The event under construction, with room for the ancestors. */
+struct record {
+	struct event e;
+	struct ebt_ancestor ancestors[EBT_ANCESTORS];
+};
+
+/* Slot 0: an ident being recorded; slot 1: a record being sent. */
+union scratch {
+	struct ident id;
+	struct record r;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, union scratch);
+} heap SEC(".maps");
 
 /* What every flavour of the hook knows about the state change. */
 struct change {
@@ -138,12 +160,30 @@ static __always_inline void payload(struct event *e, struct tcp_sock *tp, int ol
 	e->rx_bytes = rx;
 }
 
+/* remember records, in idents, the process using sk now. */
+static __always_inline void remember(__u64 sk)
+{
+	__u32 zero = 0;
+	struct ident *id = bpf_map_lookup_elem(&heap, &zero);
+
+	if (!id)
+		return;
+	id->allowed = ebt_task_allowed();
+	ebt_task_fill(&id->task);
+	if (ebt_lineage) {
+		id->task.nr_ancestors = ebt_ancestors(id->ancestors, (struct task_struct *)bpf_get_current_task());
+		id->task.ancestors_off = __builtin_offsetof(struct record, ancestors);
+	}
+	bpf_map_update_elem(&idents, &sk, id, BPF_ANY);
+}
+
 static __always_inline int handle(void *ctx, struct change *c, struct sock *sk)
 {
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
-	struct ident id = {}, *who;
 	struct birth b, *start;
-	struct event e = {};
+	struct ident *who = NULL;
+	struct record *r;
+	__u32 one = 1, size = sizeof(struct event);
 	__u64 ts;
 
 	if (!trace_allowed(c))
@@ -159,12 +199,8 @@ static __always_inline int handle(void *ctx, struct change *c, struct sock *sk)
 			count(TCPLIFE_BIRTHS);
 	}
 	/* connect(), close() and shutdown() run in the process using the socket. */
-	if (c->newstate == TCP_SYN_SENT || c->newstate == TCP_FIN_WAIT1 || c->newstate == TCP_LAST_ACK) {
-		id.pid = bpf_get_current_pid_tgid() >> 32;
-		id.cgroup_ok = ebt_cgroup_allowed();
-		bpf_get_current_comm(&id.comm, sizeof(id.comm));
-		bpf_map_update_elem(&idents, &c->sk, &id, BPF_ANY);
-	}
+	if (c->newstate == TCP_SYN_SENT || c->newstate == TCP_FIN_WAIT1 || c->newstate == TCP_LAST_ACK)
+		remember(c->sk);
 	if (c->newstate != TCP_CLOSE)
 		return 0;
 
@@ -175,34 +211,38 @@ static __always_inline int handle(void *ctx, struct change *c, struct sock *sk)
 		return 0;
 	}
 	ts = bpf_ktime_get_ns();
-	e.ktime_ns = ts;
-	e.span_ns = ts - start->ts;
+	b.ts = ts - start->ts;
 	b.active = start->active;
 	bpf_map_delete_elem(&birth, &c->sk);
 	count(TCPLIFE_CLOSED);
 
+	r = bpf_map_lookup_elem(&heap, &one);
+	if (!r)
+		goto done;
 	who = bpf_map_lookup_elem(&idents, &c->sk);
 	if (who) {
-		e.pid = who->pid;
-		__builtin_memcpy(e.comm, who->comm, sizeof(e.comm));
-		if (targ_cgroup && !who->cgroup_ok)
+		if (!who->allowed)
 			goto done;
+		r->e.task = who->task;
+		__builtin_memcpy(r->ancestors, who->ancestors, sizeof(r->ancestors));
+		size += r->e.task.nr_ancestors * sizeof(struct ebt_ancestor);
 	} else {
-		e.pid = bpf_get_current_pid_tgid() >> 32;
-		bpf_get_current_comm(&e.comm, sizeof(e.comm));
-		if (!ebt_cgroup_allowed())
+		/* No process seen: whoever runs the last change (often softirq). */
+		if (!ebt_task_allowed())
 			goto done;
+		ebt_task_fill(&r->e.task);
 	}
-	if (targ_pid && e.pid != targ_pid)
-		goto done;
-
-	payload(&e, tp, c->oldstate, b.active);
-	e.family = c->family;
-	e.lport = c->lport;
-	e.rport = c->rport;
-	__builtin_memcpy(e.laddr, c->laddr, sizeof(e.laddr));
-	__builtin_memcpy(e.raddr, c->raddr, sizeof(e.raddr));
-	ebt_output(ctx, &e, sizeof(e));
+	r->e.task.ktime_ns = ts;
+	r->e.span_ns = b.ts;
+	payload(&r->e, tp, c->oldstate, b.active);
+	r->e.family = c->family;
+	r->e.lport = c->lport;
+	r->e.rport = c->rport;
+	__builtin_memcpy(r->e.laddr, c->laddr, sizeof(r->e.laddr));
+	__builtin_memcpy(r->e.raddr, c->raddr, sizeof(r->e.raddr));
+	if (size > sizeof(*r))
+		size = sizeof(*r);
+	ebt_output(ctx, r, size);
 done:
 	if (who)
 		bpf_map_delete_elem(&idents, &c->sk);
@@ -278,7 +318,5 @@ int BPF_PROG(tcplife_fentry, struct sock *sk, int state)
 	return handle(ctx, &c, sk);
 }
 
-/* Makes struct event part of the object's BTF, for bpf2go -type. */
-const struct event *unused_event __attribute__((unused));
 
 char LICENSE[] SEC("license") = "GPL";

@@ -3,7 +3,7 @@
 #ifndef __TCPLIFE_H
 #define __TCPLIFE_H
 
-#define TCPLIFE_COMM_LEN 16
+#include "task.h"
 
 /* Indexes of the birth_stats counters: births recorded, and births taken
  * back out at close. What is neither still in the birth map nor closed
@@ -14,21 +14,20 @@ enum tcplife_stat {
 	TCPLIFE_NR_STATS = 2,
 };
 
-/* event: one TCP session, sent when it reaches TCP_CLOSE. Ports are in
- * host byte order; IPv4 addresses use the first 4 bytes. */
+/* event: one TCP session, sent when it reaches TCP_CLOSE, its task the
+ * process that connected or closed the socket. Ports are in host byte
+ * order; IPv4 addresses use the first 4 bytes. */
 struct event {
-	__u64 ktime_ns;
+	struct ebt_task task;
 	__u64 span_ns;
 	__u64 tx_bytes;
 	__u64 rx_bytes;
-	__u32 pid;
 	__u16 family;
 	__u16 lport;
 	__u16 rport;
-	__u8 pad[6];
+	__u16 pad;
 	__u8 laddr[16];
 	__u8 raddr[16];
-	char comm[TCPLIFE_COMM_LEN];
 };
 
 #endif /* __TCPLIFE_H */

@@ -45,6 +45,10 @@ type Options struct {
 	// CSV makes text output comma-separated and unpadded, as BCC's -s/--csv
 	// (commas inside values are escaped as \x2c).
 	CSV bool
+	// Order lists the text columns by index, in the order they are shown;
+	// nil shows every column with a Header, in column order. JSON keeps the
+	// column order whatever Order says.
+	Order []int
 }
 
 // Formatter prints a tool's header and rows.
@@ -163,6 +167,8 @@ func appendJSONValue(b []byte, v *value) []byte {
 		return strconv.AppendFloat(b, v.f, 'f', -1, 64)
 	case kindStr:
 		return AppendJSONString(b, v.s)
+	case kindRaw:
+		return append(b, v.s...)
 	case kindList:
 		b = append(b, '[')
 		for j := range v.items {

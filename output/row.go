@@ -25,6 +25,9 @@ type Column struct {
 	Quote bool
 	// Prec is the number of decimals of a Float value in text.
 	Prec int
+	// Sep joins the items of a list in text; "" is a space. Inside an item,
+	// the separator's first byte is escaped, so no item can fake a second.
+	Sep string
 }
 
 type kind uint8
@@ -37,6 +40,7 @@ const (
 	kindBool
 	kindList
 	kindFloat
+	kindRaw
 )
 
 // Item is one string of a list value.
@@ -139,11 +143,25 @@ func (r *Row) Mark(col int, prefix, suffix string) {
 	v.pre, v.suf = prefix, suffix
 }
 
+// RawJSON sets column col to b, a JSON value the caller built (such as an
+// array of objects), written as is in JSON and not shown in text.
+func (r *Row) RawJSON(col int, b []byte) {
+	v := r.at(col)
+	v.kind, v.s = kindRaw, b
+}
+
 // Item appends one string to the list in column col.
 func (r *Row) Item(col int, s []byte, cut bool) {
 	v := r.at(col)
 	v.kind = kindList
 	v.items = append(v.items, Item{B: s, Cut: cut})
+}
+
+// List makes column col a list, empty unless items are added: JSON [] for
+// a list known to have no items, where an unset column is null.
+func (r *Row) List(col int) {
+	v := r.at(col)
+	v.kind = kindList
 }
 
 // More marks the list in column col as missing items that were not captured.

@@ -7,23 +7,28 @@ import (
 )
 
 type textFormatter struct {
-	w    *Writer
-	cols []Column
-	opts Options
-	last int // index of the last text column, left unpadded
-	line []byte
-	secs secondCache
+	w     *Writer
+	cols  []Column
+	opts  Options
+	order []int // indexes of the text columns, in order
+	line  []byte
+	secs  secondCache
 }
 
 func newText(w *Writer, cols []Column, opts Options) *textFormatter {
-	f := &textFormatter{w: w, cols: cols, opts: opts, last: -1}
-	for i := range cols {
-		if cols[i].Header != "" {
-			f.last = i
+	f := &textFormatter{w: w, cols: cols, opts: opts, order: opts.Order}
+	if f.order == nil {
+		for i := range cols {
+			if cols[i].Header != "" {
+				f.order = append(f.order, i)
+			}
 		}
 	}
 	return f
 }
+
+// isLast reports whether the j-th text column is the last, left unpadded.
+func (f *textFormatter) isLast(j int) bool { return j == len(f.order)-1 }
 
 const (
 	clockHeader    = "TIME"
@@ -39,15 +44,12 @@ func (f *textFormatter) Header() error {
 	case RelativeTime:
 		b = f.endCell(append(b, relativeHeader...), 0, timeWidth, Left)
 	}
-	for i := range f.cols {
+	for j, i := range f.order {
 		c := &f.cols[i]
-		if c.Header == "" {
-			continue
-		}
 		b = f.sep(b)
 		start := len(b)
 		b = append(b, c.Header...)
-		if i != f.last || c.Align == Right {
+		if !f.isLast(j) || c.Align == Right {
 			b = f.endCell(b, start, c.Width, c.Align)
 		}
 	}
@@ -63,18 +65,15 @@ func (f *textFormatter) Write(r *Row) error {
 		b = strconv.AppendFloat(b, f.opts.Clock.Since(r.KTime).Seconds(), 'f', 3, 64)
 		b = f.endCell(b, 0, timeWidth, Left)
 	}
-	for i := range f.cols {
+	for j, i := range f.order {
 		c := &f.cols[i]
-		if c.Header == "" {
-			continue
-		}
 		b = f.sep(b)
 		start := len(b)
-		b = appendTextValue(b, r.get(i), c.Quote, c.Prec)
+		b = appendTextValue(b, r.get(i), c)
 		if f.opts.CSV {
 			b = escapeCommas(b, start)
 		}
-		if i != f.last || c.Align == Right {
+		if !f.isLast(j) || c.Align == Right {
 			b = f.endCell(b, start, c.Width, c.Align)
 		}
 	}
@@ -109,17 +108,20 @@ func (f *textFormatter) writeLine(b []byte) error {
 
 // escapeCommas escapes the commas of b[start:] as \x2c, so CSV fields stay
 // fields.
-func escapeCommas(b []byte, start int) []byte {
-	n := bytes.Count(b[start:], []byte{','})
+func escapeCommas(b []byte, start int) []byte { return escapeByte(b, start, ',') }
+
+// escapeByte escapes every c in b[start:] as \xNN, in place.
+func escapeByte(b []byte, start int, c byte) []byte {
+	n := bytes.Count(b[start:], []byte{c})
 	if n == 0 {
 		return b
 	}
 	b = append(b, make([]byte, 3*n)...)
 	w := len(b)
 	for r := len(b) - 3*n - 1; r >= start; r-- {
-		if b[r] == ',' {
+		if b[r] == c {
 			w -= 4
-			copy(b[w:], `\x2c`)
+			b[w], b[w+1], b[w+2], b[w+3] = '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf]
 			continue
 		}
 		w--
@@ -131,7 +133,8 @@ func escapeCommas(b []byte, start int) []byte {
 // truncMark ends a value that a size limit cut.
 const truncMark = "..."
 
-func appendTextValue(b []byte, v *value, quote bool, prec int) []byte {
+func appendTextValue(b []byte, v *value, c *Column) []byte {
+	quote, prec := c.Quote, c.Prec
 	switch v.kind {
 	case kindInt:
 		return strconv.AppendInt(b, v.i, 10)
@@ -146,15 +149,23 @@ func appendTextValue(b []byte, v *value, quote bool, prec int) []byte {
 		b = appendTextString(b, v.s, v.cut, quote)
 		return append(b, v.suf...)
 	case kindList:
+		sep := c.Sep
+		if sep == "" {
+			sep = " "
+		}
 		for j := range v.items {
 			if j > 0 {
-				b = append(b, ' ')
+				b = append(b, sep...)
 			}
+			start := len(b)
 			b = appendTextString(b, v.items[j].B, v.items[j].Cut, quote)
+			if sep != " " {
+				b = escapeByte(b, start, sep[0])
+			}
 		}
 		if v.more {
 			if len(v.items) > 0 {
-				b = append(b, ' ')
+				b = append(b, sep...)
 			}
 			b = append(b, truncMark...)
 		}

@@ -17,15 +17,24 @@ import (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	lossyMapCgroupMap     = "cgroup_map"
+	lossyMapEbtTree       = "ebt_tree"
 	lossyMapEvents        = "events"
 	lossyMapLost          = "lost"
+	lossyProgEbtTreeExit  = "ebt_tree_exit"
+	lossyProgEbtTreeFork  = "ebt_tree_fork"
 	lossyProgLossyGetppid = "lossy_getppid"
 	lossyProgLossyNested  = "lossy_nested"
 	lossyProgLossyPrintk  = "lossy_printk"
+	lossyVarEbtLineage    = "ebt_lineage"
 	lossyVarEbtUseRingbuf = "ebt_use_ringbuf"
 	lossyVarScratch       = "scratch"
 	lossyVarTargCgroup    = "targ_cgroup"
+	lossyVarTargMntns     = "targ_mntns"
 	lossyVarTargPid       = "targ_pid"
+	lossyVarTargPpid      = "targ_ppid"
+	lossyVarTargTid       = "targ_tid"
+	lossyVarTargTree      = "targ_tree"
+	lossyVarTargUid       = "targ_uid"
 )
 
 // loadLossy returns the embedded CollectionSpec for lossy.
@@ -70,6 +79,8 @@ type lossySpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type lossyProgramSpecs struct {
+	EbtTreeExit  *ebpf.ProgramSpec `ebpf:"ebt_tree_exit"`
+	EbtTreeFork  *ebpf.ProgramSpec `ebpf:"ebt_tree_fork"`
 	LossyGetppid *ebpf.ProgramSpec `ebpf:"lossy_getppid"`
 	LossyNested  *ebpf.ProgramSpec `ebpf:"lossy_nested"`
 	LossyPrintk  *ebpf.ProgramSpec `ebpf:"lossy_printk"`
@@ -80,6 +91,7 @@ type lossyProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type lossyMapSpecs struct {
 	CgroupMap *ebpf.MapSpec `ebpf:"cgroup_map"`
+	EbtTree   *ebpf.MapSpec `ebpf:"ebt_tree"`
 	Events    *ebpf.MapSpec `ebpf:"events"`
 	Lost      *ebpf.MapSpec `ebpf:"lost"`
 }
@@ -88,10 +100,16 @@ type lossyMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type lossyVariableSpecs struct {
+	EbtLineage    *ebpf.VariableSpec `ebpf:"ebt_lineage"`
 	EbtUseRingbuf *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
 	Scratch       *ebpf.VariableSpec `ebpf:"scratch"`
 	TargCgroup    *ebpf.VariableSpec `ebpf:"targ_cgroup"`
+	TargMntns     *ebpf.VariableSpec `ebpf:"targ_mntns"`
 	TargPid       *ebpf.VariableSpec `ebpf:"targ_pid"`
+	TargPpid      *ebpf.VariableSpec `ebpf:"targ_ppid"`
+	TargTid       *ebpf.VariableSpec `ebpf:"targ_tid"`
+	TargTree      *ebpf.VariableSpec `ebpf:"targ_tree"`
+	TargUid       *ebpf.VariableSpec `ebpf:"targ_uid"`
 }
 
 // lossyObjects contains all objects after they have been loaded into the kernel.
@@ -115,6 +133,7 @@ func (o *lossyObjects) Close() error {
 // It can be passed to loadLossyObjects or ebpf.CollectionSpec.LoadAndAssign.
 type lossyMaps struct {
 	CgroupMap *ebpf.Map `ebpf:"cgroup_map"`
+	EbtTree   *ebpf.Map `ebpf:"ebt_tree"`
 	Events    *ebpf.Map `ebpf:"events"`
 	Lost      *ebpf.Map `ebpf:"lost"`
 }
@@ -122,6 +141,7 @@ type lossyMaps struct {
 func (m *lossyMaps) Close() error {
 	return _LossyClose(
 		m.CgroupMap,
+		m.EbtTree,
 		m.Events,
 		m.Lost,
 	)
@@ -131,16 +151,24 @@ func (m *lossyMaps) Close() error {
 //
 // It can be passed to loadLossyObjects or ebpf.CollectionSpec.LoadAndAssign.
 type lossyVariables struct {
+	EbtLineage    *ebpf.Variable `ebpf:"ebt_lineage"`
 	EbtUseRingbuf *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
 	Scratch       *ebpf.Variable `ebpf:"scratch"`
 	TargCgroup    *ebpf.Variable `ebpf:"targ_cgroup"`
+	TargMntns     *ebpf.Variable `ebpf:"targ_mntns"`
 	TargPid       *ebpf.Variable `ebpf:"targ_pid"`
+	TargPpid      *ebpf.Variable `ebpf:"targ_ppid"`
+	TargTid       *ebpf.Variable `ebpf:"targ_tid"`
+	TargTree      *ebpf.Variable `ebpf:"targ_tree"`
+	TargUid       *ebpf.Variable `ebpf:"targ_uid"`
 }
 
 // lossyPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadLossyObjects or ebpf.CollectionSpec.LoadAndAssign.
 type lossyPrograms struct {
+	EbtTreeExit  *ebpf.Program `ebpf:"ebt_tree_exit"`
+	EbtTreeFork  *ebpf.Program `ebpf:"ebt_tree_fork"`
 	LossyGetppid *ebpf.Program `ebpf:"lossy_getppid"`
 	LossyNested  *ebpf.Program `ebpf:"lossy_nested"`
 	LossyPrintk  *ebpf.Program `ebpf:"lossy_printk"`
@@ -148,6 +176,8 @@ type lossyPrograms struct {
 
 func (p *lossyPrograms) Close() error {
 	return _LossyClose(
+		p.EbtTreeExit,
+		p.EbtTreeFork,
 		p.LossyGetppid,
 		p.LossyNested,
 		p.LossyPrintk,

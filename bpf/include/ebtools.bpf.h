@@ -10,6 +10,7 @@
  *     buffer full, perf buffer full, scratch map full). Neither buffer type
  *     tells user space about these by itself.
  *   - cgroup_map / targ_cgroup: the -c/--cgroup filter, filled by the runtime.
+ *   - task.bpf.h: who caused an event, the task filters, ebt_submit.
  *
  * A tool may define EBT_RINGBUF_SIZE (bytes, a power of two) before including
  * this file. The ring is mapped twice into the reader (so records can wrap),
@@ -17,6 +18,8 @@
  */
 #ifndef __EBTOOLS_BPF_H
 #define __EBTOOLS_BPF_H
+
+#include <bpf/bpf_core_read.h>
 
 #ifndef EBT_RINGBUF_SIZE
 #define EBT_RINGBUF_SIZE (1024 * 1024)
@@ -93,5 +96,7 @@ static __always_inline bool ebt_cgroup_allowed(void)
 		return true;
 	return bpf_current_task_under_cgroup(&cgroup_map, 0) == 1;
 }
+
+#include "task.bpf.h"
 
 #endif /* __EBTOOLS_BPF_H */

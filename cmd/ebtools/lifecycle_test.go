@@ -87,7 +87,7 @@ func TestPerfBufferFallback(t *testing.T) {
 func TestPipeLatency(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	p := testutil.Start(t, children()...)
-	p.WaitLine(t, func(l string) bool { return strings.HasPrefix(l, "PCOMM") })
+	p.WaitLine(t, func(l string) bool { return strings.HasPrefix(l, "COMM") })
 	began := time.Now()
 	exec1(t, "latency")
 	p.WaitLine(t, suffix("/bin/echo latency"))

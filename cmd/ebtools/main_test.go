@@ -39,7 +39,7 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{"unknown flag", []string{"execsnoop", "--bogus"}, "flag provided but not defined: -bogus"},
 		{"bad flag value", []string{"execsnoop", "-p", "abc"}, "invalid value \"abc\""},
-		{"out of range", []string{"execsnoop", "--max-args", "100"}, "--max-args 100: want 1 to 60"},
+		{"out of range", []string{"execsnoop", "--max-args", "20000"}, "--max-args 20000: want 1 to 16384"},
 		{"bad output", []string{"-o", "xml", "execsnoop"}, "parse output format \"xml\""},
 		{"bad output after tool", []string{"execsnoop", "-o", "yaml"}, "parse output format \"yaml\""},
 		{"bad log level", []string{"--log-level", "loud", "execsnoop"}, "--log-level \"loud\""},

@@ -63,3 +63,18 @@ func Parse[C any](t testing.TB, flags []cli.Flag, args []string, parse func(*cli
 	}
 	return cfg, perr
 }
+
+// ParseFlags parses args as a tool's subcommand would (short options may be
+// combined), into the flags' Destinations, and returns what the parsing or
+// a flag's Action returned.
+func ParseFlags(t testing.TB, flags []cli.Flag, args []string) error {
+	t.Helper()
+	var perr error
+	app := &cli.App{Flags: flags, UseShortOptionHandling: true,
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error { perr = err; return err },
+		Action:       func(*cli.Context) error { return nil }}
+	if err := app.Run(append([]string{"tool"}, args...)); err != nil && perr == nil {
+		return err
+	}
+	return perr
+}

@@ -10,7 +10,7 @@
 #define EBT_RINGBUF_SIZE 4096
 #include "ebtools.bpf.h"
 
-const volatile __u32 targ_pid = 0;
+/* targ_pid (bpf/include/task.bpf.h) keeps other processes out. */
 
 struct lossy_event {
 	__u32 seq;

@@ -6,72 +6,74 @@ import (
 	"unsafe"
 
 	"github.com/ebtools/ebtools/output"
+	ebrt "github.com/ebtools/ebtools/runtime"
 	"github.com/ebtools/ebtools/tools"
+	"github.com/ebtools/ebtools/tools/internal/fspath"
 )
 
 // Flags of execsnoopEvent.Flags (enum execsnoop_flag in bpf/execsnoop.h).
 const (
-	flagMoreArgs = 1 << 0
-	flagExecveat = 1 << 1
+	flagMoreArgs       = uint32(execsnoopExecsnoopFlagEXECSNOOP_MORE_ARGS)
+	flagExecveat       = uint32(execsnoopExecsnoopFlagEXECSNOOP_EXECVEAT)
+	flagScript         = uint32(execsnoopExecsnoopFlagEXECSNOOP_SCRIPT)
+	flagArgsUnreadable = uint32(execsnoopExecsnoopFlagEXECSNOOP_ARGS_UNREADABLE)
+	flagEntry          = uint32(execsnoopExecsnoopFlagEXECSNOOP_ENTRY)
+	flagNoSyscall      = uint32(execsnoopExecsnoopFlagEXECSNOOP_NO_SYSCALL)
 )
+
+// filenameBit is the cut_mask bit of a failed exec's unreadable filename.
+const filenameBit = 63
 
 const eventSize = int(unsafe.Sizeof(execsnoopEvent{}))
 
 var (
-	errShort    = errors.New("decode execsnoop event: record shorter than its header")
-	errArgsSize = errors.New("decode execsnoop event: args_size beyond the record")
+	errShort  = errors.New("decode execsnoop event: record shorter than its header")
+	errString = errors.New("decode execsnoop event: a string beyond the record")
 )
 
-// decode returns the event header in raw and the NUL-separated strings after
-// it. Both alias raw. A perf buffer record may carry trailing padding, so
-// args_size, not len(raw), bounds the strings.
-func decode(raw []byte) (*execsnoopEvent, []byte, error) {
-	e := tools.Header[execsnoopEvent](raw)
-	if e == nil {
-		return nil, nil, errShort
+// str returns the string at off of length n in raw, nil if absent. A perf
+// buffer record may carry trailing padding, so the lengths, not len(raw),
+// bound the strings.
+func str(raw []byte, off, n uint16) ([]byte, error) {
+	if n == 0 && off == 0 {
+		return nil, nil
 	}
-	n := int(e.ArgsSize)
-	if n > len(raw)-eventSize {
-		return nil, nil, errArgsSize
+	if int(off) < eventSize || int(off)+int(n) > len(raw) {
+		return nil, errString
 	}
-	return e, raw[eventSize : eventSize+n], nil
+	return raw[off : int(off)+int(n)], nil
 }
 
-// Column indexes into columns().
+// Column indexes of execsnoop's own columns.
 const (
-	colUID = iota
-	colComm
-	colPID
-	colPPID
-	colRet
+	colRet = tools.NumTaskCols + iota
+	colExe
 	colArgsText
-	colTID
 	colSyscall
 	colFilename
+	colScript
 	colArgs
+	colArgc
 	colTruncated
+	colExeJSON
 )
 
-// columns is execsnoop's output, as libbpf-tools' execsnoop in text (ARGS is
-// the filename, then argv[1:]) and with argv whole in JSON.
-func columns(cfg config) []output.Column {
-	uid := ""
-	if cfg.printUID {
-		uid = "UID"
-	}
-	return []output.Column{
-		colUID:       {Header: uid, Key: "uid", Width: 6},
-		colComm:      {Header: "PCOMM", Key: "comm", Width: 16},
-		colPID:       {Header: "PID", Key: "pid", Width: 6},
-		colPPID:      {Header: "PPID", Key: "ppid", Width: 6},
-		colRet:       {Header: "RET", Key: "ret", Width: 3, Align: output.Right},
-		colArgsText:  {Header: "ARGS", Quote: cfg.quote},
-		colTID:       {Key: "tid"},
-		colSyscall:   {Key: "syscall"},
-		colFilename:  {Key: "filename"},
-		colArgs:      {Key: "args"},
-		colTruncated: {Key: "args_truncated"},
-	}
+// columns is execsnoop's output, as libbpf-tools' execsnoop in text (ARGS
+// is the filename or, for a script, its interpreter, then argv[1:]) and with
+// argv whole in JSON.
+func (c *config) columns() []output.Column {
+	return tools.Columns(
+		output.Column{Header: "RET", Key: "ret", Width: 3, Align: output.Right},
+		output.Column{Header: "EXE", Width: 16},
+		output.Column{Header: "ARGS", Quote: c.quote},
+		output.Column{Key: "syscall"},
+		output.Column{Key: "filename"},
+		output.Column{Key: "script"},
+		output.Column{Key: "args"},
+		output.Column{Key: "argc"},
+		output.Column{Key: "args_truncated"},
+		output.Column{Key: "exe"},
+	)
 }
 
 var (
@@ -79,89 +81,132 @@ var (
 	sysExecveat = []byte("execveat")
 )
 
-// handler turns raw events into rows; it is the runtime's Handler.
-type handler struct {
-	cfg config
-	tools.Printer
+// events is execsnoop for the spine: COMM PID PPID RET [EXE] ARGS.
+func (c *config) events(prog ebrt.Program) tools.Events {
+	layout := []int{tools.ColComm, tools.ColPID, tools.ColPPID, colRet, colArgsText}
+	if c.exe {
+		layout = []int{tools.ColComm, tools.ColPID, tools.ColPPID, colRet, colExe, colArgsText}
+	}
+	f := &filler{cfg: c, host: c.host}
+	if f.host == nil {
+		f.host = fspath.NewHost(fspath.NewMounts(""))
+	}
+	return tools.Events{
+		Program:   prog,
+		Task:      &c.task,
+		Lineage:   true,
+		Constants: map[string]any{execsnoopVarTargWithFailed: c.fails},
+		Columns:   c.columns(),
+		Layout:    layout,
+		Fill:      f.fill,
+	}
+}
+
+// filler turns one event into execsnoop's columns.
+type filler struct {
+	cfg    *config
 	joined []byte // scratch for -l matching
+	host   *fspath.Host
 }
 
-func newHandler(cfg config, format output.Format, out *output.Writer, clock *output.Clock) *handler {
-	return &handler{
-		cfg:     cfg,
-		Printer: tools.NewPrinter(out, format, columns(cfg), output.Options{Time: cfg.time, Clock: clock}),
+func (f *filler) fill(r *output.Row, raw []byte) (bool, error) {
+	e := tools.Header[execsnoopEvent](raw)
+	if e == nil {
+		return false, tools.Malformed(errShort)
 	}
-}
-
-// Event implements runtime.Handler.
-func (h *handler) Event(raw []byte) error {
-	e, args, err := decode(raw)
+	args, err := str(raw, e.ArgsOff, e.ArgsLen)
 	if err != nil {
-		return tools.Malformed(err)
+		return false, tools.Malformed(err)
 	}
-	comm := tools.Comm(&e.Comm)
-	if h.cfg.name != nil && !bytes.Contains(comm, h.cfg.name) {
-		return nil
+	filename, err := str(raw, e.FilenameOff, e.FilenameLen)
+	if err != nil {
+		return false, tools.Malformed(err)
 	}
-	if h.cfg.line != nil && !h.argsContain(args) {
-		return nil
+	interp, err := str(raw, e.InterpOff, e.InterpLen)
+	if err != nil {
+		return false, tools.Malformed(err)
+	}
+	exe, err := fspath.Decode(raw, &e.Exe)
+	if err != nil {
+		return false, tools.Malformed(err)
+	}
+	if f.cfg.lineB != nil && !f.argsContain(args) {
+		return false, nil
 	}
 
-	r := h.Row
-	r.Reset(e.KtimeNs)
-	r.Uint(colUID, uint64(e.Uid))
-	r.Str(colComm, comm, false)
-	r.Uint(colPID, uint64(e.Pid))
-	r.Uint(colPPID, uint64(e.Ppid))
-	r.Int(colRet, int64(e.Retval))
-	r.Uint(colTID, uint64(e.Tid))
-	if e.Flags&flagExecveat != 0 {
+	r.Int(colRet, int64(e.Ret))
+	switch {
+	case e.Flags&flagNoSyscall != 0:
+	case e.Flags&flagExecveat != 0:
 		r.Str(colSyscall, sysExecveat, false)
-	} else {
+	default:
 		r.Str(colSyscall, sysExecve, false)
 	}
+	entry := e.Flags&flagEntry != 0
+	filenameCut := entry && e.CutMask&(1<<filenameBit) != 0
+	if filename != nil || filenameCut {
+		r.Str(colFilename, filename, false)
+	}
+	if e.Flags&flagScript != 0 {
+		r.Str(colScript, filename, false)
+	}
+	if !exe.Empty() {
+		f.host.Set(r, colExe, 0, exe)
+		f.host.Set(r, colExeJSON, 1, exe)
+	}
+	r.Uint(colArgc, uint64(e.Argc))
 
-	truncated := e.Flags&flagMoreArgs != 0
-	var filename []byte
-	for i, rest := 0, args; len(rest) > 0; i++ {
+	// ARGS: what ran (the interpreter of a script, else the file named),
+	// then argv[1:]; argv whole in JSON.
+	truncated := e.Flags&(flagMoreArgs|flagArgsUnreadable) != 0 || filenameCut
+	first := filename
+	if e.Flags&flagScript != 0 {
+		first = interp
+	}
+	if len(first) > 0 || filenameCut {
+		r.Item(colArgsText, first, filenameCut)
+	}
+	shown, i := 0, 0
+	for rest := args; len(rest) > 0; i++ {
 		s := tools.CString(rest)
 		rest = rest[min(len(s)+1, len(rest)):]
-		cut := i < 64 && e.CutMask&(1<<uint(i)) != 0
+		cut := entry && i < filenameBit && e.CutMask&(1<<uint(i)) != 0
+		// The last string of a cut argv has no NUL: it was cut too.
+		cut = cut || (len(rest) == 0 && args[len(args)-1] != 0)
 		truncated = truncated || cut
-		switch {
-		case i == 0:
-			filename = s
-			r.Str(colFilename, s, cut)
-			if len(s) > 0 {
-				r.Item(colArgsText, s, cut)
-			}
-		case i == 1:
-			r.Item(colArgs, s, cut)
-			// execveat(fd, "", argv, AT_EMPTY_PATH) has no filename to show.
-			if len(filename) == 0 {
-				r.Item(colArgsText, s, cut)
-			}
-		default:
-			r.Item(colArgs, s, cut)
+		if uint(shown) >= f.cfg.maxArgs {
+			break
+		}
+		shown++
+		r.Item(colArgs, s, cut)
+		// argv[0] is replaced by the file that ran, unless there is none
+		// (execveat(fd, "", ...) before the kernel named it /dev/fd/N).
+		if i > 0 || len(first) == 0 {
 			r.Item(colArgsText, s, cut)
 		}
 	}
-	if e.Flags&flagMoreArgs != 0 {
+	if shown < i || e.Flags&flagMoreArgs != 0 || (!entry && uint32(i) < e.Argc) {
+		truncated = true
 		r.More(colArgsText)
 		r.More(colArgs)
 	}
+	if e.Flags&flagArgsUnreadable != 0 {
+		r.Item(colArgsText, unreadable, false)
+	}
+	r.List(colArgs)
 	r.Bool(colTruncated, truncated)
-	return h.Print()
+	return true, nil
 }
 
-// argsContain reports whether the filename and argv, joined by spaces,
-// contain cfg.line.
-func (h *handler) argsContain(args []byte) bool {
-	h.joined = append(h.joined[:0], bytes.TrimSuffix(args, []byte{0})...)
-	for i, c := range h.joined {
+var unreadable = []byte("(argv unreadable)")
+
+// argsContain reports whether argv, joined by spaces, contains cfg.line.
+func (f *filler) argsContain(args []byte) bool {
+	f.joined = append(f.joined[:0], bytes.TrimSuffix(args, []byte{0})...)
+	for i, c := range f.joined {
 		if c == 0 {
-			h.joined[i] = ' '
+			f.joined[i] = ' '
 		}
 	}
-	return bytes.Contains(h.joined, h.cfg.line)
+	return bytes.Contains(f.joined, f.cfg.lineB)
 }

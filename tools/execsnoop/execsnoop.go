@@ -1,23 +1,26 @@
 // Package execsnoop traces new processes: every execve(2) and execveat(2)
-// with its arguments, result, parent and comm, as BCC's execsnoop.
+// with its arguments as the new program sees them, the executable the
+// kernel ran, its result, parent and comm, as BCC's execsnoop.
 //
-//	ebtools execsnoop [-x] [-T|-t] [-U] [-p PID] [-P PPID] [-u UID] [-c CGROUP]
+//	ebtools execsnoop [-x] [-e] [-T|-t] [-U] [-p PID] [-P PPID] [-u UID] [-c CGROUP]
 package execsnoop
 
 import (
 	"context"
 
+	"github.com/cilium/ebpf"
 	"github.com/urfave/cli/v2"
 
 	"github.com/ebtools/ebtools/output"
 	ebrt "github.com/ebtools/ebtools/runtime"
 	"github.com/ebtools/ebtools/tools"
+	"github.com/ebtools/ebtools/tools/internal/fspath"
 )
 
 func init() { tools.Register(&Tool{}) }
 
-// Tool is the execsnoop subcommand.
-type Tool struct{}
+// Tool is the execsnoop subcommand. Flags binds a fresh config, which Run uses.
+type Tool struct{ cfg *config }
 
 // Name implements tools.Tool.
 func (*Tool) Name() string { return "execsnoop" }
@@ -29,10 +32,12 @@ func (*Tool) Usage() string { return "Trace new processes (execve and execveat)"
 func (*Tool) Examples() string {
 	return `ebtools execsnoop                  # trace all exec()s
 ebtools execsnoop -x               # include failed exec()s
+ebtools execsnoop -e               # include the executable the kernel ran (EXE)
 ebtools execsnoop -T               # include time (HH:MM:SS)
 ebtools execsnoop -U               # include UID
 ebtools execsnoop -u 1000          # only trace UID 1000
 ebtools execsnoop -p 1234 -P 1     # only PID 1234, or children of PID 1
+ebtools execsnoop --tree 1234      # only PID 1234 and its descendants
 ebtools execsnoop -q               # put "quotemarks" around arguments
 ebtools execsnoop -n main          # only commands whose name contains "main"
 ebtools execsnoop -l tpkg          # only commands whose arguments contain "tpkg"
@@ -42,25 +47,46 @@ ebtools -o json execsnoop | jq .args   # JSON lines`
 
 const (
 	defaultMaxArgs = 20
-	maxMaxArgs     = 60 // EXECSNOOP_MAX_ARGS in bpf/execsnoop.h
+	// maxMaxArgs: every argument of the 32 KiB kept is at least its NUL.
+	maxMaxArgs = 16384
 )
 
+type config struct {
+	task    tools.TaskConfig
+	fails   bool
+	quote   bool
+	exe     bool
+	line    string
+	lineB   []byte
+	maxArgs uint
+	host    *fspath.Host // nil: this machine's mounts
+}
+
 // Flags implements tools.Tool.
-func (*Tool) Flags() []cli.Flag {
-	return []cli.Flag{
-		&cli.BoolFlag{Name: "time", Aliases: []string{"T"}, Usage: "include a time column (HH:MM:SS)"},
-		&cli.BoolFlag{Name: "timestamp", Aliases: []string{"t"}, Usage: "include a column of seconds since start"},
-		&cli.BoolFlag{Name: "fails", Aliases: []string{"x"}, Usage: "include failed exec()s"},
-		&cli.StringFlag{Name: "uid", Aliases: []string{"u"}, Usage: "trace this UID (number or user name) only"},
-		&cli.BoolFlag{Name: "quote", Aliases: []string{"q"}, Usage: `add "quotemarks" around arguments`},
-		&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "only print commands whose name contains `NAME`"},
-		&cli.StringFlag{Name: "line", Aliases: []string{"l"}, Usage: "only print commands whose arguments contain `LINE`"},
-		&cli.BoolFlag{Name: "print-uid", Aliases: []string{"U"}, Usage: "include a UID column"},
-		&cli.IntFlag{Name: "max-args", Value: defaultMaxArgs, Usage: "maximum number of arguments captured and printed (1-60)"},
-		&cli.StringFlag{Name: "cgroup", Aliases: []string{"c"}, Usage: "trace processes in this cgroup v2 `PATH` only"},
-		&cli.IntFlag{Name: "pid", Aliases: []string{"p"}, Usage: "trace this `PID` only"},
-		&cli.IntFlag{Name: "ppid", Aliases: []string{"P"}, Usage: "trace children of this `PPID` only"},
+func (t *Tool) Flags() []cli.Flag {
+	t.cfg = &config{}
+	c := t.cfg
+	return append(append(c.task.TimeFlags(output.NoTime, "time", "T", "timestamp", "t"),
+		&cli.BoolFlag{Name: "fails", Aliases: []string{"x"}, Destination: &c.fails, Usage: "include failed exec()s"},
+		&cli.BoolFlag{Name: "exe", Aliases: []string{"e"}, Destination: &c.exe, Usage: "include an EXE column: the file the kernel ran (symlinks resolved; the interpreter of a script)"},
+		&cli.BoolFlag{Name: "quote", Aliases: []string{"q"}, Destination: &c.quote, Usage: `add "quotemarks" around arguments`},
+		&cli.StringFlag{Name: "line", Aliases: []string{"l"}, Destination: &c.line, Usage: "only print commands whose arguments contain `LINE`"},
+		&cli.UintFlag{Name: "max-args", Value: defaultMaxArgs, Destination: &c.maxArgs, Usage: "maximum number of arguments printed (1-16384); more are shown as ..."},
+	), c.task.Flags(tools.Letters{PPID: "P"})...)
+}
+
+func (c *config) check() error {
+	if err := c.task.Check(); err != nil {
+		return err
 	}
+	if c.maxArgs < 1 || c.maxArgs > maxMaxArgs {
+		return tools.Usagef("--max-args %d: want 1 to %d", c.maxArgs, maxMaxArgs)
+	}
+	c.lineB = nil
+	if c.line != "" {
+		c.lineB = []byte(c.line)
+	}
+	return nil
 }
 
 // Program implements tools.Tool.
@@ -69,84 +95,26 @@ func (*Tool) Program() ebrt.Program {
 		Name: "execsnoop",
 		Load: loadExecsnoop,
 		Hooks: []ebrt.Hook{
-			{Name: "execve", Choices: [][]string{{execsnoopProgExecveEnter, execsnoopProgExecveExit}}},
+			// Successful execs, from the new image.
+			{Name: "sched_process_exec", Choices: [][]string{{execsnoopProgExecBtf}, {execsnoopProgExecRaw}}},
+			{Name: "execve", Choices: [][]string{{execsnoopProgExecveEnter, execsnoopProgExecExit}}},
 			// fexecve(3) and friends; the syscall exists since 3.19.
-			{Name: "execveat", Optional: true, Choices: [][]string{{execsnoopProgExecveatEnter, execsnoopProgExecveatExit}}},
+			{Name: "execveat", Optional: true, Choices: [][]string{{execsnoopProgExecveatEnter, execsnoopProgExecExit + "@syscalls/sys_exit_execveat"}}},
 		},
 	}
 }
 
-type config struct {
-	time      output.TimeColumn
-	fails     bool
-	uid       uint32
-	quote     bool
-	name      []byte
-	line      []byte
-	printUID  bool
-	maxArgs   int
-	cgroup    string
-	pid, ppid uint32
-}
-
-func parseConfig(c *cli.Context) (config, error) {
-	cfg := config{
-		fails:    c.Bool("fails"),
-		uid:      tools.NoUID,
-		quote:    c.Bool("quote"),
-		printUID: c.Bool("print-uid"),
-		maxArgs:  c.Int("max-args"),
-		cgroup:   c.String("cgroup"),
-	}
-	switch {
-	case c.Bool("time") && c.Bool("timestamp"):
-		return cfg, tools.Usagef("-T/--time and -t/--timestamp are exclusive")
-	case c.Bool("time"):
-		cfg.time = output.ClockTime
-	case c.Bool("timestamp"):
-		cfg.time = output.RelativeTime
-	}
-	if s := c.String("name"); s != "" {
-		cfg.name = []byte(s)
-	}
-	if s := c.String("line"); s != "" {
-		cfg.line = []byte(s)
-	}
-	if cfg.maxArgs < 1 || cfg.maxArgs > maxMaxArgs {
-		return cfg, tools.Usagef("--max-args %d: want 1 to %d", cfg.maxArgs, maxMaxArgs)
-	}
-	var err error
-	if s := c.String("uid"); s != "" {
-		if cfg.uid, err = tools.ParseUID(s); err != nil {
-			return cfg, err
-		}
-	}
-	if cfg.pid, err = tools.PositiveID(c, "pid"); err != nil {
-		return cfg, err
-	}
-	if cfg.ppid, err = tools.PositiveID(c, "ppid"); err != nil {
-		return cfg, err
-	}
-	return cfg, nil
-}
-
-// constants are the kernel-side filters (bpf/execsnoop.bpf.c).
-func (cfg config) constants() map[string]any {
-	return map[string]any{
-		execsnoopVarTargPid:     cfg.pid,
-		execsnoopVarTargPpid:    cfg.ppid,
-		execsnoopVarTargUid:     cfg.uid,
-		execsnoopVarTargFailed:  cfg.fails,
-		execsnoopVarTargMaxArgs: uint32(cfg.maxArgs),
-	}
-}
-
 // Run implements tools.Tool.
-func (t *Tool) Run(ctx context.Context, c *cli.Context, env *tools.Env) error {
-	cfg, err := parseConfig(c)
+func (t *Tool) Run(ctx context.Context, _ *cli.Context, env *tools.Env) error {
+	c := t.cfg
+	if err := c.check(); err != nil {
+		return err
+	}
+	cpus, err := ebpf.PossibleCPU()
 	if err != nil {
 		return err
 	}
-	h := newHandler(cfg, env.Format, env.Out, output.NewClock())
-	return tools.Stream(ctx, env, t.Program(), env.Runtime(cfg.constants(), cfg.cgroup), h)
+	ev := c.events(t.Program())
+	ev.MapSizes = map[string]uint32{execsnoopMapRecords: uint32(cpus)}
+	return tools.RunEvents(ctx, env, ev)
 }

@@ -14,39 +14,94 @@ import (
 )
 
 type execsnoopEvent struct {
-	_         structs.HostLayout
-	KtimeNs   uint64
-	CutMask   uint64
-	Pid       uint32
-	Tid       uint32
-	Ppid      uint32
-	Uid       uint32
-	Retval    int32
-	ArgsCount uint32
-	ArgsSize  uint32
-	Flags     uint32
-	Comm      [16]int8
+	_    structs.HostLayout
+	Task struct {
+		_            structs.HostLayout
+		KtimeNs      uint64
+		StartNs      uint64
+		PstartNs     uint64
+		CgroupId     uint64
+		Pid          uint32
+		Tid          uint32
+		Ppid         uint32
+		Uid          uint32
+		Gid          uint32
+		Mntns        uint32
+		Pidns        uint32
+		NsPid        uint32
+		AncestorsOff uint16
+		NrAncestors  uint16
+		Pad          uint32
+		Comm         [16]int8
+		Pcomm        [16]int8
+	}
+	CutMask uint64
+	Exe     struct {
+		_      structs.HostLayout
+		Dev    uint32
+		Flags  uint32
+		Off    uint16
+		Len    uint16
+		ArgOff uint16
+		ArgLen uint16
+	}
+	Ret         int32
+	Argc        uint32
+	Flags       uint32
+	ArgsOff     uint16
+	ArgsLen     uint16
+	FilenameOff uint16
+	FilenameLen uint16
+	InterpOff   uint16
+	InterpLen   uint16
 }
+
+type execsnoopExecsnoopFlag uint32
+
+const (
+	execsnoopExecsnoopFlagEXECSNOOP_MORE_ARGS       execsnoopExecsnoopFlag = 1
+	execsnoopExecsnoopFlagEXECSNOOP_EXECVEAT        execsnoopExecsnoopFlag = 2
+	execsnoopExecsnoopFlagEXECSNOOP_SCRIPT          execsnoopExecsnoopFlag = 4
+	execsnoopExecsnoopFlagEXECSNOOP_ARGS_UNREADABLE execsnoopExecsnoopFlag = 8
+	execsnoopExecsnoopFlagEXECSNOOP_ENTRY           execsnoopExecsnoopFlag = 16
+	execsnoopExecsnoopFlagEXECSNOOP_NO_SYSCALL      execsnoopExecsnoopFlag = 32
+)
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	execsnoopMapCalls          = "calls"
 	execsnoopMapCgroupMap      = "cgroup_map"
+	execsnoopMapEbtResolvers   = "ebt_resolvers"
+	execsnoopMapEbtTree        = "ebt_tree"
+	execsnoopMapEbtWalkers     = "ebt_walkers"
+	execsnoopMapEntries        = "entries"
 	execsnoopMapEvents         = "events"
-	execsnoopMapExecs          = "execs"
 	execsnoopMapLost           = "lost"
+	execsnoopMapRecords        = "records"
+	execsnoopProgEbtTreeExit   = "ebt_tree_exit"
+	execsnoopProgEbtTreeFork   = "ebt_tree_fork"
+	execsnoopProgExecBtf       = "exec_btf"
+	execsnoopProgExecExit      = "exec_exit"
+	execsnoopProgExecRaw       = "exec_raw"
 	execsnoopProgExecveEnter   = "execve_enter"
-	execsnoopProgExecveExit    = "execve_exit"
 	execsnoopProgExecveatEnter = "execveat_enter"
-	execsnoopProgExecveatExit  = "execveat_exit"
+	execsnoopVarEbtLineage     = "ebt_lineage"
+	execsnoopVarEbtRootDev     = "ebt_root_dev"
+	execsnoopVarEbtRootIno     = "ebt_root_ino"
 	execsnoopVarEbtUseRingbuf  = "ebt_use_ringbuf"
 	execsnoopVarTargCgroup     = "targ_cgroup"
-	execsnoopVarTargFailed     = "targ_failed"
-	execsnoopVarTargMaxArgs    = "targ_max_args"
+	execsnoopVarTargDirDev     = "targ_dir_dev"
+	execsnoopVarTargDirIno     = "targ_dir_ino"
+	execsnoopVarTargMntns      = "targ_mntns"
 	execsnoopVarTargPid        = "targ_pid"
 	execsnoopVarTargPpid       = "targ_ppid"
+	execsnoopVarTargTid        = "targ_tid"
+	execsnoopVarTargTree       = "targ_tree"
 	execsnoopVarTargUid        = "targ_uid"
+	execsnoopVarTargWithFailed = "targ_with_failed"
+	execsnoopVarUnusedFlag     = "unused_flag"
 )
 
 // loadExecsnoop returns the embedded CollectionSpec for execsnoop.
@@ -91,33 +146,49 @@ type execsnoopSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type execsnoopProgramSpecs struct {
+	EbtTreeExit   *ebpf.ProgramSpec `ebpf:"ebt_tree_exit"`
+	EbtTreeFork   *ebpf.ProgramSpec `ebpf:"ebt_tree_fork"`
+	ExecBtf       *ebpf.ProgramSpec `ebpf:"exec_btf"`
+	ExecExit      *ebpf.ProgramSpec `ebpf:"exec_exit"`
+	ExecRaw       *ebpf.ProgramSpec `ebpf:"exec_raw"`
 	ExecveEnter   *ebpf.ProgramSpec `ebpf:"execve_enter"`
-	ExecveExit    *ebpf.ProgramSpec `ebpf:"execve_exit"`
 	ExecveatEnter *ebpf.ProgramSpec `ebpf:"execveat_enter"`
-	ExecveatExit  *ebpf.ProgramSpec `ebpf:"execveat_exit"`
 }
 
 // execsnoopMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type execsnoopMapSpecs struct {
-	CgroupMap *ebpf.MapSpec `ebpf:"cgroup_map"`
-	Events    *ebpf.MapSpec `ebpf:"events"`
-	Execs     *ebpf.MapSpec `ebpf:"execs"`
-	Lost      *ebpf.MapSpec `ebpf:"lost"`
+	Calls        *ebpf.MapSpec `ebpf:"calls"`
+	CgroupMap    *ebpf.MapSpec `ebpf:"cgroup_map"`
+	EbtResolvers *ebpf.MapSpec `ebpf:"ebt_resolvers"`
+	EbtTree      *ebpf.MapSpec `ebpf:"ebt_tree"`
+	EbtWalkers   *ebpf.MapSpec `ebpf:"ebt_walkers"`
+	Entries      *ebpf.MapSpec `ebpf:"entries"`
+	Events       *ebpf.MapSpec `ebpf:"events"`
+	Lost         *ebpf.MapSpec `ebpf:"lost"`
+	Records      *ebpf.MapSpec `ebpf:"records"`
 }
 
 // execsnoopVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type execsnoopVariableSpecs struct {
-	EbtUseRingbuf *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
-	TargCgroup    *ebpf.VariableSpec `ebpf:"targ_cgroup"`
-	TargFailed    *ebpf.VariableSpec `ebpf:"targ_failed"`
-	TargMaxArgs   *ebpf.VariableSpec `ebpf:"targ_max_args"`
-	TargPid       *ebpf.VariableSpec `ebpf:"targ_pid"`
-	TargPpid      *ebpf.VariableSpec `ebpf:"targ_ppid"`
-	TargUid       *ebpf.VariableSpec `ebpf:"targ_uid"`
+	EbtLineage     *ebpf.VariableSpec `ebpf:"ebt_lineage"`
+	EbtRootDev     *ebpf.VariableSpec `ebpf:"ebt_root_dev"`
+	EbtRootIno     *ebpf.VariableSpec `ebpf:"ebt_root_ino"`
+	EbtUseRingbuf  *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
+	TargCgroup     *ebpf.VariableSpec `ebpf:"targ_cgroup"`
+	TargDirDev     *ebpf.VariableSpec `ebpf:"targ_dir_dev"`
+	TargDirIno     *ebpf.VariableSpec `ebpf:"targ_dir_ino"`
+	TargMntns      *ebpf.VariableSpec `ebpf:"targ_mntns"`
+	TargPid        *ebpf.VariableSpec `ebpf:"targ_pid"`
+	TargPpid       *ebpf.VariableSpec `ebpf:"targ_ppid"`
+	TargTid        *ebpf.VariableSpec `ebpf:"targ_tid"`
+	TargTree       *ebpf.VariableSpec `ebpf:"targ_tree"`
+	TargUid        *ebpf.VariableSpec `ebpf:"targ_uid"`
+	TargWithFailed *ebpf.VariableSpec `ebpf:"targ_with_failed"`
+	UnusedFlag     *ebpf.VariableSpec `ebpf:"unused_flag"`
 }
 
 // execsnoopObjects contains all objects after they have been loaded into the kernel.
@@ -140,18 +211,28 @@ func (o *execsnoopObjects) Close() error {
 //
 // It can be passed to loadExecsnoopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type execsnoopMaps struct {
-	CgroupMap *ebpf.Map `ebpf:"cgroup_map"`
-	Events    *ebpf.Map `ebpf:"events"`
-	Execs     *ebpf.Map `ebpf:"execs"`
-	Lost      *ebpf.Map `ebpf:"lost"`
+	Calls        *ebpf.Map `ebpf:"calls"`
+	CgroupMap    *ebpf.Map `ebpf:"cgroup_map"`
+	EbtResolvers *ebpf.Map `ebpf:"ebt_resolvers"`
+	EbtTree      *ebpf.Map `ebpf:"ebt_tree"`
+	EbtWalkers   *ebpf.Map `ebpf:"ebt_walkers"`
+	Entries      *ebpf.Map `ebpf:"entries"`
+	Events       *ebpf.Map `ebpf:"events"`
+	Lost         *ebpf.Map `ebpf:"lost"`
+	Records      *ebpf.Map `ebpf:"records"`
 }
 
 func (m *execsnoopMaps) Close() error {
 	return _ExecsnoopClose(
+		m.Calls,
 		m.CgroupMap,
+		m.EbtResolvers,
+		m.EbtTree,
+		m.EbtWalkers,
+		m.Entries,
 		m.Events,
-		m.Execs,
 		m.Lost,
+		m.Records,
 	)
 }
 
@@ -159,31 +240,45 @@ func (m *execsnoopMaps) Close() error {
 //
 // It can be passed to loadExecsnoopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type execsnoopVariables struct {
-	EbtUseRingbuf *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
-	TargCgroup    *ebpf.Variable `ebpf:"targ_cgroup"`
-	TargFailed    *ebpf.Variable `ebpf:"targ_failed"`
-	TargMaxArgs   *ebpf.Variable `ebpf:"targ_max_args"`
-	TargPid       *ebpf.Variable `ebpf:"targ_pid"`
-	TargPpid      *ebpf.Variable `ebpf:"targ_ppid"`
-	TargUid       *ebpf.Variable `ebpf:"targ_uid"`
+	EbtLineage     *ebpf.Variable `ebpf:"ebt_lineage"`
+	EbtRootDev     *ebpf.Variable `ebpf:"ebt_root_dev"`
+	EbtRootIno     *ebpf.Variable `ebpf:"ebt_root_ino"`
+	EbtUseRingbuf  *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
+	TargCgroup     *ebpf.Variable `ebpf:"targ_cgroup"`
+	TargDirDev     *ebpf.Variable `ebpf:"targ_dir_dev"`
+	TargDirIno     *ebpf.Variable `ebpf:"targ_dir_ino"`
+	TargMntns      *ebpf.Variable `ebpf:"targ_mntns"`
+	TargPid        *ebpf.Variable `ebpf:"targ_pid"`
+	TargPpid       *ebpf.Variable `ebpf:"targ_ppid"`
+	TargTid        *ebpf.Variable `ebpf:"targ_tid"`
+	TargTree       *ebpf.Variable `ebpf:"targ_tree"`
+	TargUid        *ebpf.Variable `ebpf:"targ_uid"`
+	TargWithFailed *ebpf.Variable `ebpf:"targ_with_failed"`
+	UnusedFlag     *ebpf.Variable `ebpf:"unused_flag"`
 }
 
 // execsnoopPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadExecsnoopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type execsnoopPrograms struct {
+	EbtTreeExit   *ebpf.Program `ebpf:"ebt_tree_exit"`
+	EbtTreeFork   *ebpf.Program `ebpf:"ebt_tree_fork"`
+	ExecBtf       *ebpf.Program `ebpf:"exec_btf"`
+	ExecExit      *ebpf.Program `ebpf:"exec_exit"`
+	ExecRaw       *ebpf.Program `ebpf:"exec_raw"`
 	ExecveEnter   *ebpf.Program `ebpf:"execve_enter"`
-	ExecveExit    *ebpf.Program `ebpf:"execve_exit"`
 	ExecveatEnter *ebpf.Program `ebpf:"execveat_enter"`
-	ExecveatExit  *ebpf.Program `ebpf:"execveat_exit"`
 }
 
 func (p *execsnoopPrograms) Close() error {
 	return _ExecsnoopClose(
+		p.EbtTreeExit,
+		p.EbtTreeFork,
+		p.ExecBtf,
+		p.ExecExit,
+		p.ExecRaw,
 		p.ExecveEnter,
-		p.ExecveExit,
 		p.ExecveatEnter,
-		p.ExecveatExit,
 	)
 }
 

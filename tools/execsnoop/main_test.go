@@ -16,12 +16,33 @@ import (
 const helperEnv = "EBTOOLS_EXECSNOOP_HELPER"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(helperEnv) == "fexecve" {
+	switch os.Getenv(helperEnv) {
+	case "fexecve":
 		fexecve("/bin/echo", []string{"echo", "via-fexecve"})
 		os.Exit(111) // only reached if the exec failed
+	case "memfd":
+		memfdExec("/bin/echo", "sshd", []string{"sshd", "via-memfd"})
+		os.Exit(111)
 	}
 	time.Local = time.UTC // golden files hold HH:MM:SS
 	testutil.Main(m)
+}
+
+// memfdExec copies the executable at path into a memfd called name and
+// runs it from there, as fileless malware does.
+func memfdExec(path, name string, argv []string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	fd, err := unix.MemfdCreate(name, 0)
+	if err != nil {
+		return
+	}
+	if _, err := unix.Write(fd, b); err != nil {
+		return
+	}
+	execveat(fd, argv)
 }
 
 // fexecve runs path the way fexecve(3) does: execveat(fd, "", argv, envp,
@@ -31,6 +52,11 @@ func fexecve(path string, argv []string) {
 	if err != nil {
 		return
 	}
+	execveat(fd, argv)
+}
+
+// execveat runs the file open as fd: execveat(fd, "", argv, envp, AT_EMPTY_PATH).
+func execveat(fd int, argv []string) {
 	empty, _ := syscall.BytePtrFromString("")
 	argvp, _ := syscall.SlicePtrFromStrings(argv)
 	envp, _ := syscall.SlicePtrFromStrings(nil)

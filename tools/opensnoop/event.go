@@ -1,7 +1,6 @@
 package opensnoop
 
 import (
-	"bytes"
 	"errors"
 	"strconv"
 	"unsafe"
@@ -9,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ebtools/ebtools/output"
+	ebrt "github.com/ebtools/ebtools/runtime"
 	"github.com/ebtools/ebtools/tools"
 	"github.com/ebtools/ebtools/tools/internal/fspath"
 )
@@ -23,21 +23,17 @@ func decode(raw []byte) (*opensnoopEvent, fspath.Path, error) {
 	if e == nil {
 		return nil, fspath.Path{}, errShort
 	}
-	p, err := fspath.Decode(raw[eventSize:], e.PathLen, e.ArgOff, e.PathFlags)
+	p, err := fspath.Decode(raw, &e.Path)
 	return e, p, err
 }
 
-// Column indexes into columns().
+// Column indexes of opensnoop's own columns.
 const (
-	colUID = iota
-	colPID
-	colComm
-	colFD
+	colFD = tools.NumTaskCols + iota
 	colErr
 	colFlags
 	colMode
 	colPath
-	colTID
 	colRet
 	colError
 	colFlagsNum
@@ -50,98 +46,95 @@ const (
 )
 
 // columns is opensnoop's output, as libbpf-tools' opensnoop in text.
-func columns(cfg config) []output.Column {
-	hdr := func(on bool, h string) string {
-		if on {
-			return h
-		}
-		return ""
-	}
-	return []output.Column{
-		colUID:       {Header: hdr(cfg.printUID, "UID"), Key: "uid", Width: 7},
-		colPID:       {Header: "PID", Key: "pid", Width: 6},
-		colComm:      {Header: "COMM", Key: "comm", Width: 16},
-		colFD:        {Header: "FD", Key: "fd", Width: 3, Align: output.Right},
-		colErr:       {Header: "ERR", Width: 3, Align: output.Right},
-		colFlags:     {Header: hdr(cfg.extended, "FLAGS"), Width: 8},
-		colMode:      {Header: hdr(cfg.extended, "MODE"), Width: 4},
-		colPath:      {Header: "PATH", Key: "path"},
-		colTID:       {Key: "tid"},
-		colRet:       {Key: "ret"},
-		colError:     {Key: "error"},
-		colFlagsNum:  {Key: "flags"},
-		colModeNum:   {Key: "mode"},
-		colSyscall:   {Key: "syscall"},
-		colArg:       {Key: "arg"},
-		colDirfd:     {Key: "dirfd"},
-		colResolved:  {Key: "path_resolved"},
-		colTruncated: {Key: "path_truncated"},
-	}
-}
+var columns = tools.Columns(
+	output.Column{Header: "FD", Key: "fd", Width: 3, Align: output.Right},
+	output.Column{Header: "ERR", Width: 3, Align: output.Right},
+	output.Column{Header: "FLAGS", Width: 8},
+	output.Column{Header: "MODE", Width: 4},
+	output.Column{Header: "PATH", Key: "path"},
+	output.Column{Key: "ret"},
+	output.Column{Key: "error"},
+	output.Column{Key: "flags"},
+	output.Column{Key: "mode"},
+	output.Column{Key: "syscall"},
+	output.Column{Key: "arg"},
+	output.Column{Key: "dirfd"},
+	output.Column{Key: "path_resolved"},
+	output.Column{Key: "path_truncated"},
+)
 
 // Names of opensnoopEvent.Syscall (enum opensnoop_syscall).
 var syscalls = [...]string{"open", "openat", "openat2"}
 
 const atFDCWD = -100
 
-type handler struct {
-	cfg config
-	tools.Printer
-	flags, mode []byte // octal text, reused
-}
-
-func newHandler(cfg config, format output.Format, out *output.Writer, clock *output.Clock) *handler {
-	return &handler{
-		cfg:     cfg,
-		Printer: tools.NewPrinter(out, format, columns(cfg), output.Options{Time: cfg.time, Clock: clock}),
+// events is opensnoop for the spine: PID COMM FD ERR [FLAGS MODE] PATH.
+func (c *config) events(prog ebrt.Program) tools.Events {
+	layout := []int{tools.ColPID, tools.ColComm, colFD, colErr, colPath}
+	if c.extended {
+		layout = []int{tools.ColPID, tools.ColComm, colFD, colErr, colFlags, colMode, colPath}
+	}
+	var flags, mode []byte // octal text, reused
+	host := c.host
+	if host == nil {
+		host = fspath.NewHost(fspath.NewMounts(""))
+	}
+	return tools.Events{
+		Program:   prog,
+		Task:      &c.task,
+		Lineage:   c.task.PrintLineage,
+		Constants: c.constants(),
+		Columns:   columns,
+		Layout:    layout,
+		Fill: func(r *output.Row, raw []byte) (bool, error) {
+			e, p, err := decode(raw)
+			if err != nil {
+				return false, tools.Malformed(err)
+			}
+			fd, errno := int64(e.Ret), int64(0)
+			if e.Ret < 0 {
+				fd, errno = -1, int64(-e.Ret)
+				if name := output.ErrnoName(int(errno)); name != "" {
+					r.Text(colError, name)
+				}
+			}
+			r.Int(colFD, fd)
+			r.Int(colErr, errno)
+			r.Int(colRet, int64(e.Ret))
+			flags = appendOctal(flags[:0], e.Flags, 8)
+			r.Str(colFlags, flags, false)
+			r.Uint(colFlagsNum, e.Flags)
+			if e.Flags&(unix.O_CREAT|unix.O_TMPFILE&^unix.O_DIRECTORY) != 0 {
+				mode = appendOctal(mode[:0], uint64(e.Mode), 4)
+				r.Str(colMode, mode, false)
+				r.Uint(colModeNum, uint64(e.Mode))
+			}
+			if c.fullPath {
+				host.Set(r, colPath, 0, p)
+			} else {
+				setArgPath(r, colPath, p)
+			}
+			if int(e.Syscall) < len(syscalls) {
+				r.Text(colSyscall, syscalls[e.Syscall])
+			}
+			r.Str(colArg, p.Arg, p.Flags&fspath.ArgCut != 0)
+			if e.Dirfd != atFDCWD {
+				r.Int(colDirfd, int64(e.Dirfd))
+			}
+			r.Bool(colResolved, c.fullPath && p.Resolved())
+			r.Bool(colTruncated, p.Truncated())
+			return true, nil
+		},
 	}
 }
 
-// Event implements runtime.Handler.
-func (h *handler) Event(raw []byte) error {
-	e, p, err := decode(raw)
-	if err != nil {
-		return tools.Malformed(err)
+// setArgPath puts the argument as given into column col, marked in text
+// when it could not be read or was cut.
+func setArgPath(r *output.Row, col int, p fspath.Path) {
+	r.Str(col, p.Arg, p.Flags&fspath.ArgCut != 0)
+	if p.Flags&fspath.Unreadable != 0 {
+		r.Mark(col, "", "(unreadable)")
 	}
-	comm := tools.Comm(&e.Comm)
-	if h.cfg.name != nil && !bytes.Contains(comm, h.cfg.name) {
-		return nil
-	}
-	r := h.Row
-	r.Reset(e.KtimeNs)
-	r.Uint(colUID, uint64(e.Uid))
-	r.Uint(colPID, uint64(e.Pid))
-	r.Str(colComm, comm, false)
-	fd, errno := int64(e.Ret), int64(0)
-	if e.Ret < 0 {
-		fd, errno = -1, int64(-e.Ret)
-		if name := output.ErrnoName(int(errno)); name != "" {
-			r.Text(colError, name)
-		}
-	}
-	r.Int(colFD, fd)
-	r.Int(colErr, errno)
-	r.Int(colRet, int64(e.Ret))
-	h.flags = appendOctal(h.flags[:0], e.Flags, 8)
-	r.Str(colFlags, h.flags, false)
-	r.Uint(colFlagsNum, e.Flags)
-	if e.Flags&(unix.O_CREAT|unix.O_TMPFILE&^unix.O_DIRECTORY) != 0 {
-		h.mode = appendOctal(h.mode[:0], uint64(e.Mode), 4)
-		r.Str(colMode, h.mode, false)
-		r.Uint(colModeNum, uint64(e.Mode))
-	}
-	p.Set(r, colPath)
-	r.Uint(colTID, uint64(e.Tid))
-	if int(e.Syscall) < len(syscalls) {
-		r.Text(colSyscall, syscalls[e.Syscall])
-	}
-	r.Str(colArg, p.Arg, p.Flags&fspath.ArgCut != 0)
-	if e.Dirfd != atFDCWD {
-		r.Int(colDirfd, int64(e.Dirfd))
-	}
-	r.Bool(colResolved, p.Resolved())
-	r.Bool(colTruncated, p.Truncated())
-	return h.Print()
 }
 
 // appendOctal appends v in octal, zero-padded to width digits.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -53,58 +54,78 @@ func (w *workload) Go(t *testing.T) {
 }
 
 func textRow(pid int, comm string, fd, errno int, path string) string {
-	return fmt.Sprintf("%-6d %-16s %3d %3d %s", pid, comm, fd, errno, path)
+	return fmt.Sprintf("%-7d %-16s %3d %3d %s", pid, comm, fd, errno, path)
 }
 
 const helperComm = "opensnoop.test"
 
 func TestFullPath(t *testing.T) {
 	testutil.RequirePrivileged(t)
-	dir := t.TempDir()
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	os.WriteFile(filepath.Join(dir, "f"), nil, 0o644)
+	link := filepath.Join(dir, "link")
+	os.Symlink(dir, link)
+	rel := "tmp/../" + dir[1:] + "/f"
 	for _, tt := range []struct {
 		name  string
 		flags []string
-		want  string
+		want  []string // the rows' paths: openat(dirfd, "f"), open(rel), open(link/missing)
 	}{
-		{"as given", nil, "f"},
-		{"-F resolves the dirfd", []string{"-F"}, dir + "/f"},
+		{"as given", nil, []string{"f", rel, link + "/missing"}},
+		// -F: the file opened, or the failed one's directory resolved.
+		{"-F resolves", []string{"-F"}, []string{dir + "/f", dir + "/f", dir + "/missing"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			testutil.EachForced(t, func(t *testing.T, force string) {
-				w := startWorkload(t, "openat:"+dir+":f:0", "open:tmp/../"+dir[1:]+"/f:0")
+				w := startWorkload(t, "openat:"+dir+":f:0", "open:"+rel+":0", "open:"+link+"/missing:0")
 				p := testutil.StartForced(t, force, append([]string{"opensnoop", "-p", strconv.Itoa(w.pid)}, tt.flags...)...)
 				w.Go(t)
 				p.WaitLine(t, func(l string) bool { return strings.HasPrefix(l, "PID") })
-				// Rows are found by path, not by order: the perf buffer
-				// delivers the rows of different CPUs in no fixed order.
+				// Rows are taken in the order of their fds (and the failed
+				// one last), not as they come: the perf buffer delivers the
+				// rows of different CPUs in no fixed order.
 				var rows []string
-				for len(rows) < 3 {
+				for len(rows) < 4 {
 					rows = append(rows, p.WaitLine(t, func(string) bool { return true }))
 				}
-				byPath := func(path string) string {
-					for _, r := range rows {
-						if strings.HasSuffix(r, " "+path) {
-							return r
-						}
-					}
-					t.Errorf("no row for %q in %q", path, rows)
-					return ""
-				}
-				byPath(dir) // the open of DIR itself
-				// The fd number is the helper's lowest free one: read it from the row.
-				if got := byPath(tt.want); got != "" {
-					fd, _ := strconv.Atoi(strings.Fields(got)[2])
-					if want := textRow(w.pid, helperComm, fd, 0, tt.want); got != want || fd < 3 {
-						t.Errorf("openat(dirfd, \"f\") from cwd /:\n got %q\nwant %q", got, want)
+				var opened, failed []string
+				for _, r := range rows {
+					f := strings.Fields(r)
+					switch {
+					case len(f) != 5:
+						t.Errorf("row %q", r)
+					case f[4] == dir:
+						// the open of DIR itself
+					case f[2] == "-1":
+						failed = append(failed, r)
+					default:
+						opened = append(opened, r)
 					}
 				}
-				// A relative path from cwd /: resolved against the cwd with -F.
-				rel := "tmp/../" + dir[1:] + "/f"
-				if len(tt.flags) > 0 {
-					rel = "/" + rel
+				if len(opened) != 2 || len(failed) != 1 {
+					t.Fatalf("rows %q", rows)
 				}
-				byPath(rel)
+				var got []string
+				for _, r := range opened {
+					fd, _ := strconv.Atoi(strings.Fields(r)[2])
+					path := strings.Fields(r)[4]
+					if r != textRow(w.pid, helperComm, fd, 0, path) || fd < 3 {
+						t.Errorf("opened row %q", r)
+					}
+					got = append(got, path)
+				}
+				sort.Strings(got)
+				want := append([]string{}, tt.want[:2]...)
+				sort.Strings(want)
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("opened paths %q, want %q", got, want)
+				}
+				if want := textRow(w.pid, helperComm, -1, 2, tt.want[2]); failed[0] != want {
+					t.Errorf("failed open:\n got %q\nwant %q", failed[0], want)
+				}
 			})
 		})
 	}

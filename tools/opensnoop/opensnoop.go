@@ -17,12 +17,13 @@ import (
 	"github.com/ebtools/ebtools/output"
 	ebrt "github.com/ebtools/ebtools/runtime"
 	"github.com/ebtools/ebtools/tools"
+	"github.com/ebtools/ebtools/tools/internal/fspath"
 )
 
 func init() { tools.Register(&Tool{}) }
 
-// Tool is the opensnoop subcommand.
-type Tool struct{}
+// Tool is the opensnoop subcommand. Flags binds a fresh config, which Run uses.
+type Tool struct{ cfg *config }
 
 // Name implements tools.Tool.
 func (*Tool) Name() string { return "opensnoop" }
@@ -47,21 +48,27 @@ ebtools opensnoop -c /sys/fs/cgroup/system.slice   # only this cgroup v2
 ebtools -d 10 opensnoop            # trace for 10 seconds only`
 }
 
+type config struct {
+	task     tools.TaskConfig
+	failed   bool
+	extended bool
+	flagList cli.StringSlice
+	flags    uint64
+	rdonly   bool
+	fullPath bool
+	host     *fspath.Host // nil: this machine's mounts
+}
+
 // Flags implements tools.Tool.
-func (*Tool) Flags() []cli.Flag {
-	return []cli.Flag{
-		&cli.BoolFlag{Name: "timestamp", Aliases: []string{"T"}, Usage: "include a time column (HH:MM:SS)"},
-		&cli.BoolFlag{Name: "print-uid", Aliases: []string{"U"}, Usage: "include a UID column"},
-		&cli.BoolFlag{Name: "failed", Aliases: []string{"x"}, Usage: "only failed opens"},
-		&cli.IntFlag{Name: "pid", Aliases: []string{"p"}, Usage: "trace this `PID` only"},
-		&cli.IntFlag{Name: "tid", Aliases: []string{"t"}, Usage: "trace this `TID` only"},
-		&cli.StringFlag{Name: "uid", Aliases: []string{"u"}, Usage: "trace this `UID` (number or user name) only"},
-		&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "only processes whose name contains `NAME`"},
-		&cli.BoolFlag{Name: "extended-fields", Aliases: []string{"e"}, Usage: "include FLAGS (octal) and MODE columns"},
-		&cli.StringSliceFlag{Name: "flag", Aliases: []string{"f"}, Usage: "only opens with any of these `O_FLAG`s (repeatable)"},
-		&cli.BoolFlag{Name: "full-path", Aliases: []string{"F"}, Usage: "print absolute paths, resolved against the dirfd or cwd"},
-		&cli.StringFlag{Name: "cgroup", Aliases: []string{"c"}, Usage: "trace processes in this cgroup v2 `PATH` only"},
-	}
+func (t *Tool) Flags() []cli.Flag {
+	t.cfg = &config{}
+	c := t.cfg
+	return append(append(c.task.TimeFlags(output.NoTime, "timestamp", "T", "", ""),
+		&cli.BoolFlag{Name: "failed", Aliases: []string{"x"}, Destination: &c.failed, Usage: "only failed opens (in kernel)"},
+		&cli.BoolFlag{Name: "extended-fields", Aliases: []string{"e"}, Destination: &c.extended, Usage: "include FLAGS (octal) and MODE columns"},
+		&cli.StringSliceFlag{Name: "flag", Aliases: []string{"f"}, Destination: &c.flagList, Usage: "only opens with any of these `O_FLAG`s (repeatable) (in kernel)"},
+		&cli.BoolFlag{Name: "full-path", Aliases: []string{"F"}, Destination: &c.fullPath, Usage: "print absolute paths, resolved against the dirfd or cwd"},
+	), c.task.Flags(tools.Letters{TID: "t"})...)
 }
 
 // Program implements tools.Tool.
@@ -90,58 +97,22 @@ var openFlags = map[string]uint64{
 	"O_PATH": unix.O_PATH, "O_TMPFILE": unix.O_TMPFILE,
 }
 
-type config struct {
-	time     output.TimeColumn
-	printUID bool
-	failed   bool
-	pid, tid uint32
-	uid      uint32
-	name     []byte
-	extended bool
-	flags    uint64
-	rdonly   bool
-	fullPath bool
-	cgroup   string
-}
-
-func parseConfig(c *cli.Context) (config, error) {
-	cfg := config{
-		printUID: c.Bool("print-uid"),
-		failed:   c.Bool("failed"),
-		uid:      tools.NoUID,
-		extended: c.Bool("extended-fields"),
-		fullPath: c.Bool("full-path"),
-		cgroup:   c.String("cgroup"),
+func (c *config) check() error {
+	if err := c.task.Check(); err != nil {
+		return err
 	}
-	if c.Bool("timestamp") {
-		cfg.time = output.ClockTime
-	}
-	var err error
-	if cfg.pid, err = tools.PositiveID(c, "pid"); err != nil {
-		return cfg, err
-	}
-	if cfg.tid, err = tools.PositiveID(c, "tid"); err != nil {
-		return cfg, err
-	}
-	if s := c.String("uid"); s != "" {
-		if cfg.uid, err = tools.ParseUID(s); err != nil {
-			return cfg, err
-		}
-	}
-	if s := c.String("name"); s != "" {
-		cfg.name = []byte(s)
-	}
-	for _, f := range c.StringSlice("flag") {
+	c.flags, c.rdonly = 0, false
+	for _, f := range c.flagList.Value() {
 		v, ok := openFlags[strings.ToUpper(f)]
 		if !ok {
-			return cfg, tools.Usagef("-f/--flag %q: want one of %s", f, strings.Join(flagNames(), ", "))
+			return tools.Usagef("-f/--flag %q: want one of %s", f, strings.Join(flagNames(), ", "))
 		}
 		if v == 0 {
-			cfg.rdonly = true
+			c.rdonly = true
 		}
-		cfg.flags |= v
+		c.flags |= v
 	}
-	return cfg, nil
+	return nil
 }
 
 func flagNames() []string {
@@ -154,24 +125,19 @@ func flagNames() []string {
 }
 
 // constants are the kernel-side filters (bpf/opensnoop.bpf.c).
-func (cfg config) constants() map[string]any {
+func (c *config) constants() map[string]any {
 	return map[string]any{
-		opensnoopVarTargPid:      cfg.pid,
-		opensnoopVarTargTid:      cfg.tid,
-		opensnoopVarTargUid:      cfg.uid,
-		opensnoopVarTargFailed:   cfg.failed,
-		opensnoopVarTargFlags:    cfg.flags,
-		opensnoopVarTargRdonly:   cfg.rdonly,
-		opensnoopVarTargFullPath: cfg.fullPath,
+		opensnoopVarTargFailed:   c.failed,
+		opensnoopVarTargFlags:    c.flags,
+		opensnoopVarTargRdonly:   c.rdonly,
+		opensnoopVarTargFullPath: c.fullPath,
 	}
 }
 
 // Run implements tools.Tool.
-func (t *Tool) Run(ctx context.Context, c *cli.Context, env *tools.Env) error {
-	cfg, err := parseConfig(c)
-	if err != nil {
+func (t *Tool) Run(ctx context.Context, _ *cli.Context, env *tools.Env) error {
+	if err := t.cfg.check(); err != nil {
 		return err
 	}
-	h := newHandler(cfg, env.Format, env.Out, output.NewClock())
-	return tools.Stream(ctx, env, t.Program(), env.Runtime(cfg.constants(), cfg.cgroup), h)
+	return tools.RunEvents(ctx, env, t.cfg.events(t.Program()))
 }

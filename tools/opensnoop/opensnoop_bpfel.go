@@ -14,21 +14,42 @@ import (
 )
 
 type opensnoopEvent struct {
-	_         structs.HostLayout
-	KtimeNs   uint64
-	Flags     uint64
-	Pid       uint32
-	Tid       uint32
-	Uid       uint32
-	Ret       int32
-	Dirfd     int32
-	Mode      uint32
-	PathFlags uint32
-	PathLen   uint16
-	ArgOff    uint16
-	Syscall   uint8
-	Pad       [7]uint8
-	Comm      [16]int8
+	_    structs.HostLayout
+	Task struct {
+		_            structs.HostLayout
+		KtimeNs      uint64
+		StartNs      uint64
+		PstartNs     uint64
+		CgroupId     uint64
+		Pid          uint32
+		Tid          uint32
+		Ppid         uint32
+		Uid          uint32
+		Gid          uint32
+		Mntns        uint32
+		Pidns        uint32
+		NsPid        uint32
+		AncestorsOff uint16
+		NrAncestors  uint16
+		Pad          uint32
+		Comm         [16]int8
+		Pcomm        [16]int8
+	}
+	Path struct {
+		_      structs.HostLayout
+		Dev    uint32
+		Flags  uint32
+		Off    uint16
+		Len    uint16
+		ArgOff uint16
+		ArgLen uint16
+	}
+	Flags   uint64
+	Ret     int32
+	Dirfd   int32
+	Mode    uint32
+	Syscall uint8
+	Pad     [3]uint8
 }
 
 // Names of all BPF objects in the ELF.
@@ -36,22 +57,35 @@ type opensnoopEvent struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	opensnoopMapCgroupMap     = "cgroup_map"
+	opensnoopMapEbtResolvers  = "ebt_resolvers"
+	opensnoopMapEbtTree       = "ebt_tree"
+	opensnoopMapEbtWalkers    = "ebt_walkers"
 	opensnoopMapEvents        = "events"
 	opensnoopMapHeap          = "heap"
 	opensnoopMapLost          = "lost"
 	opensnoopMapStart         = "start"
+	opensnoopProgEbtTreeExit  = "ebt_tree_exit"
+	opensnoopProgEbtTreeFork  = "ebt_tree_fork"
 	opensnoopProgOpenEnter    = "open_enter"
 	opensnoopProgOpenExit     = "open_exit"
 	opensnoopProgOpenat2Enter = "openat2_enter"
 	opensnoopProgOpenatEnter  = "openat_enter"
+	opensnoopVarEbtLineage    = "ebt_lineage"
+	opensnoopVarEbtRootDev    = "ebt_root_dev"
+	opensnoopVarEbtRootIno    = "ebt_root_ino"
 	opensnoopVarEbtUseRingbuf = "ebt_use_ringbuf"
 	opensnoopVarTargCgroup    = "targ_cgroup"
+	opensnoopVarTargDirDev    = "targ_dir_dev"
+	opensnoopVarTargDirIno    = "targ_dir_ino"
 	opensnoopVarTargFailed    = "targ_failed"
 	opensnoopVarTargFlags     = "targ_flags"
 	opensnoopVarTargFullPath  = "targ_full_path"
+	opensnoopVarTargMntns     = "targ_mntns"
 	opensnoopVarTargPid       = "targ_pid"
+	opensnoopVarTargPpid      = "targ_ppid"
 	opensnoopVarTargRdonly    = "targ_rdonly"
 	opensnoopVarTargTid       = "targ_tid"
+	opensnoopVarTargTree      = "targ_tree"
 	opensnoopVarTargUid       = "targ_uid"
 )
 
@@ -97,6 +131,8 @@ type opensnoopSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type opensnoopProgramSpecs struct {
+	EbtTreeExit  *ebpf.ProgramSpec `ebpf:"ebt_tree_exit"`
+	EbtTreeFork  *ebpf.ProgramSpec `ebpf:"ebt_tree_fork"`
 	OpenEnter    *ebpf.ProgramSpec `ebpf:"open_enter"`
 	OpenExit     *ebpf.ProgramSpec `ebpf:"open_exit"`
 	Openat2Enter *ebpf.ProgramSpec `ebpf:"openat2_enter"`
@@ -107,25 +143,36 @@ type opensnoopProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type opensnoopMapSpecs struct {
-	CgroupMap *ebpf.MapSpec `ebpf:"cgroup_map"`
-	Events    *ebpf.MapSpec `ebpf:"events"`
-	Heap      *ebpf.MapSpec `ebpf:"heap"`
-	Lost      *ebpf.MapSpec `ebpf:"lost"`
-	Start     *ebpf.MapSpec `ebpf:"start"`
+	CgroupMap    *ebpf.MapSpec `ebpf:"cgroup_map"`
+	EbtResolvers *ebpf.MapSpec `ebpf:"ebt_resolvers"`
+	EbtTree      *ebpf.MapSpec `ebpf:"ebt_tree"`
+	EbtWalkers   *ebpf.MapSpec `ebpf:"ebt_walkers"`
+	Events       *ebpf.MapSpec `ebpf:"events"`
+	Heap         *ebpf.MapSpec `ebpf:"heap"`
+	Lost         *ebpf.MapSpec `ebpf:"lost"`
+	Start        *ebpf.MapSpec `ebpf:"start"`
 }
 
 // opensnoopVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type opensnoopVariableSpecs struct {
+	EbtLineage    *ebpf.VariableSpec `ebpf:"ebt_lineage"`
+	EbtRootDev    *ebpf.VariableSpec `ebpf:"ebt_root_dev"`
+	EbtRootIno    *ebpf.VariableSpec `ebpf:"ebt_root_ino"`
 	EbtUseRingbuf *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
 	TargCgroup    *ebpf.VariableSpec `ebpf:"targ_cgroup"`
+	TargDirDev    *ebpf.VariableSpec `ebpf:"targ_dir_dev"`
+	TargDirIno    *ebpf.VariableSpec `ebpf:"targ_dir_ino"`
 	TargFailed    *ebpf.VariableSpec `ebpf:"targ_failed"`
 	TargFlags     *ebpf.VariableSpec `ebpf:"targ_flags"`
 	TargFullPath  *ebpf.VariableSpec `ebpf:"targ_full_path"`
+	TargMntns     *ebpf.VariableSpec `ebpf:"targ_mntns"`
 	TargPid       *ebpf.VariableSpec `ebpf:"targ_pid"`
+	TargPpid      *ebpf.VariableSpec `ebpf:"targ_ppid"`
 	TargRdonly    *ebpf.VariableSpec `ebpf:"targ_rdonly"`
 	TargTid       *ebpf.VariableSpec `ebpf:"targ_tid"`
+	TargTree      *ebpf.VariableSpec `ebpf:"targ_tree"`
 	TargUid       *ebpf.VariableSpec `ebpf:"targ_uid"`
 }
 
@@ -149,16 +196,22 @@ func (o *opensnoopObjects) Close() error {
 //
 // It can be passed to loadOpensnoopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type opensnoopMaps struct {
-	CgroupMap *ebpf.Map `ebpf:"cgroup_map"`
-	Events    *ebpf.Map `ebpf:"events"`
-	Heap      *ebpf.Map `ebpf:"heap"`
-	Lost      *ebpf.Map `ebpf:"lost"`
-	Start     *ebpf.Map `ebpf:"start"`
+	CgroupMap    *ebpf.Map `ebpf:"cgroup_map"`
+	EbtResolvers *ebpf.Map `ebpf:"ebt_resolvers"`
+	EbtTree      *ebpf.Map `ebpf:"ebt_tree"`
+	EbtWalkers   *ebpf.Map `ebpf:"ebt_walkers"`
+	Events       *ebpf.Map `ebpf:"events"`
+	Heap         *ebpf.Map `ebpf:"heap"`
+	Lost         *ebpf.Map `ebpf:"lost"`
+	Start        *ebpf.Map `ebpf:"start"`
 }
 
 func (m *opensnoopMaps) Close() error {
 	return _OpensnoopClose(
 		m.CgroupMap,
+		m.EbtResolvers,
+		m.EbtTree,
+		m.EbtWalkers,
 		m.Events,
 		m.Heap,
 		m.Lost,
@@ -170,14 +223,22 @@ func (m *opensnoopMaps) Close() error {
 //
 // It can be passed to loadOpensnoopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type opensnoopVariables struct {
+	EbtLineage    *ebpf.Variable `ebpf:"ebt_lineage"`
+	EbtRootDev    *ebpf.Variable `ebpf:"ebt_root_dev"`
+	EbtRootIno    *ebpf.Variable `ebpf:"ebt_root_ino"`
 	EbtUseRingbuf *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
 	TargCgroup    *ebpf.Variable `ebpf:"targ_cgroup"`
+	TargDirDev    *ebpf.Variable `ebpf:"targ_dir_dev"`
+	TargDirIno    *ebpf.Variable `ebpf:"targ_dir_ino"`
 	TargFailed    *ebpf.Variable `ebpf:"targ_failed"`
 	TargFlags     *ebpf.Variable `ebpf:"targ_flags"`
 	TargFullPath  *ebpf.Variable `ebpf:"targ_full_path"`
+	TargMntns     *ebpf.Variable `ebpf:"targ_mntns"`
 	TargPid       *ebpf.Variable `ebpf:"targ_pid"`
+	TargPpid      *ebpf.Variable `ebpf:"targ_ppid"`
 	TargRdonly    *ebpf.Variable `ebpf:"targ_rdonly"`
 	TargTid       *ebpf.Variable `ebpf:"targ_tid"`
+	TargTree      *ebpf.Variable `ebpf:"targ_tree"`
 	TargUid       *ebpf.Variable `ebpf:"targ_uid"`
 }
 
@@ -185,6 +246,8 @@ type opensnoopVariables struct {
 //
 // It can be passed to loadOpensnoopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type opensnoopPrograms struct {
+	EbtTreeExit  *ebpf.Program `ebpf:"ebt_tree_exit"`
+	EbtTreeFork  *ebpf.Program `ebpf:"ebt_tree_fork"`
 	OpenEnter    *ebpf.Program `ebpf:"open_enter"`
 	OpenExit     *ebpf.Program `ebpf:"open_exit"`
 	Openat2Enter *ebpf.Program `ebpf:"openat2_enter"`
@@ -193,6 +256,8 @@ type opensnoopPrograms struct {
 
 func (p *opensnoopPrograms) Close() error {
 	return _OpensnoopClose(
+		p.EbtTreeExit,
+		p.EbtTreeFork,
 		p.OpenEnter,
 		p.OpenExit,
 		p.Openat2Enter,

@@ -2,7 +2,6 @@ package tcplife
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"path/filepath"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/ebtools/ebtools/output"
 	ebrt "github.com/ebtools/ebtools/runtime"
 	"github.com/ebtools/ebtools/tools"
+	"github.com/ebtools/ebtools/tools/internal/cgroups"
 )
 
 var (
@@ -27,33 +27,59 @@ func v6(s string) (x [16]uint8) {
 	return
 }
 
+func event(task tools.Task, e tcplifeEvent) []byte { return testutil.TaskRecord(task, e, nil) }
+
 var sampleEvents = [][]byte{
-	testutil.Record(tcplifeEvent{KtimeNs: start + 1e9, SpanNs: 1_234_567, TxBytes: 1000, RxBytes: 5000, Pid: 4242,
-		Family: afInet, Lport: 43936, Rport: 5432, Laddr: v4(127, 0, 0, 1), Raddr: v4(127, 0, 0, 1),
-		Comm: testutil.Comm("psql")}, nil),
-	testutil.Record(tcplifeEvent{KtimeNs: start + 2e9, SpanNs: 60_000_000_000, TxBytes: 1 << 30, RxBytes: 12,
-		Pid: 1, Family: afInet6, Lport: 443, Rport: 51234,
-		Laddr: v6("\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01"),
-		Raddr: v6("\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\xc0\x00\x02\x07"),
-		Comm:  testutil.Comm("nginx,worker")}, nil),
+	event(tools.Task{KtimeNs: start + 1e9, Pid: 4242, Tid: 4242, Ppid: 4000, Uid: 1000, Gid: 1000, StartNs: 900, PstartNs: 800,
+		Comm: testutil.Comm("psql"), Pcomm: testutil.Comm("bash")},
+		tcplifeEvent{SpanNs: 1_234_567, TxBytes: 1000, RxBytes: 5000,
+			Family: afInet, Lport: 43936, Rport: 5432, Laddr: v4(127, 0, 0, 1), Raddr: v4(127, 0, 0, 1)}),
+	event(tools.Task{KtimeNs: start + 2e9, Pid: 1, Tid: 1, StartNs: 1, Comm: testutil.Comm("nginx,worker")},
+		tcplifeEvent{SpanNs: 60_000_000_000, TxBytes: 1 << 30, RxBytes: 12, Family: afInet6, Lport: 443, Rport: 51234,
+			Laddr: v6("\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01"),
+			Raddr: v6("\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\xc0\x00\x02\x07")}),
+}
+
+// handler returns the spine's handler for cfg, on a fixed clock.
+func handler(cfg *config, format output.Format, w io.Writer) *tools.EventHandler {
+	if err := cfg.check(); err != nil {
+		panic(err)
+	}
+	h := tools.NewEventHandler(output.NewWriter(w), format, output.NewClockAt(boot, start), cfg.events((&Tool{}).Program()))
+	h.SetCgroups(cgroups.NewResolver("")) // not this machine's
+	return h
+}
+
+// parse parses args into a new config as the subcommand would.
+func parse(t *testing.T, args ...string) (*config, error) {
+	t.Helper()
+	tool := &Tool{}
+	if err := testutil.ParseFlags(t, tool.Flags(), args); err != nil {
+		return tool.cfg, err
+	}
+	return tool.cfg, tool.cfg.check()
 }
 
 func TestGolden(t *testing.T) {
 	tests := []struct {
 		name   string
 		format output.Format
-		cfg    config
+		args   []string
 	}{
-		{"text", output.Text, config{}},
-		{"text-wide", output.Text, config{wide: true}},
-		{"text-csv-time", output.Text, config{csv: true, time: output.ClockTime}},
-		{"text-timestamp", output.Text, config{time: output.RelativeTime}},
-		{"json", output.JSON, config{}},
+		{"text", output.Text, nil},
+		{"text-wide", output.Text, []string{"-w"}},
+		{"text-csv-time", output.Text, []string{"-s", "-T"}},
+		{"text-timestamp", output.Text, []string{"-t"}},
+		{"json", output.JSON, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parse(t, tt.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var buf bytes.Buffer
-			h := newHandler(tt.cfg, tt.format, output.NewWriter(&buf), output.NewClockAt(boot, start))
+			h := handler(cfg, tt.format, &buf)
 			h.Header()
 			for _, raw := range sampleEvents {
 				if err := h.Event(raw); err != nil {
@@ -70,16 +96,19 @@ func TestParseConfig(t *testing.T) {
 	tests := []struct {
 		args    []string
 		wantErr bool
-		check   func(config) bool
+		check   func(*config) bool
 	}{
-		{nil, false, func(c config) bool { return c.family == 0 && c.lports == nil && c.time == output.NoTime }},
-		{[]string{"-L", "80,443", "-D", "5432"}, false, func(c config) bool {
+		{nil, false, func(c *config) bool { return c.family == 0 && c.lports == nil && c.task.Time == output.NoTime }},
+		{[]string{"-L", "80,443", "-D", "5432"}, false, func(c *config) bool {
 			return len(c.lports) == 2 && c.lports[1] == 443 && len(c.rports) == 1 && c.rports[0] == 5432
 		}},
-		{[]string{"-4"}, false, func(c config) bool { return c.family == afInet }},
-		{[]string{"-6", "-w", "-s", "-T"}, false, func(c config) bool {
-			return c.family == afInet6 && c.wide && c.csv && c.time == output.ClockTime
+		{[]string{"-4"}, false, func(c *config) bool { return c.family == afInet }},
+		{[]string{"-6", "-w", "-s", "-T"}, false, func(c *config) bool {
+			return c.family == afInet6 && c.wide && c.csv && c.task.Time == output.ClockTime
 		}},
+		{[]string{"-T", "-t"}, true, nil},
+		{[]string{"-p", "4294967296"}, true, nil},
+		{[]string{"-p", "-1"}, true, nil},
 		{[]string{"-4", "-6"}, true, nil},
 		{[]string{"-L", "0"}, true, nil},
 		{[]string{"-D", "80,http"}, true, nil},
@@ -87,8 +116,8 @@ func TestParseConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			cfg, perr := testutil.Parse(t, (&Tool{}).Flags(), tt.args, parseConfig)
-			if tt.wantErr != (perr != nil) || (perr != nil && !errors.Is(perr, tools.ErrUsage)) {
+			cfg, perr := parse(t, tt.args...)
+			if tt.wantErr != (perr != nil) {
 				t.Fatalf("err = %v, want error %v", perr, tt.wantErr)
 			}
 			if perr == nil && !tt.check(cfg) {
@@ -102,14 +131,15 @@ func FuzzEvent(f *testing.F) {
 	for _, raw := range sampleEvents {
 		f.Add(raw)
 	}
+	var bufs [2]bytes.Buffer
+	hs := [2]*tools.EventHandler{handler(&config{csv: true}, output.Text, &bufs[0]), handler(&config{}, output.JSON, &bufs[1])}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		for _, format := range []output.Format{output.Text, output.JSON} {
-			var buf bytes.Buffer
-			h := newHandler(config{csv: format == output.Text}, format, output.NewWriter(&buf), output.NewClockAt(boot, start))
+		for i, h := range hs {
+			bufs[i].Reset()
 			err := h.Event(raw)
 			h.Flush()
-			testutil.OneEvent(t, err, ebrt.ErrMalformed, buf.Bytes(), format == output.JSON)
-			if out := buf.String(); format == output.Text && out != "" && strings.Count(out, ",") != 8 {
+			testutil.OneEvent(t, err, ebrt.ErrMalformed, bufs[i].Bytes(), i == 1)
+			if out := bufs[i].String(); i == 0 && out != "" && strings.Count(out, ",") != 8 {
 				t.Fatalf("CSV row without 9 fields: %q", out)
 			}
 		}
@@ -119,7 +149,7 @@ func FuzzEvent(f *testing.F) {
 func BenchmarkEvent(b *testing.B) {
 	for _, format := range []output.Format{output.Text, output.JSON} {
 		b.Run(map[output.Format]string{output.Text: "text", output.JSON: "json"}[format], func(b *testing.B) {
-			h := newHandler(config{}, format, output.NewWriter(io.Discard), output.NewClockAt(boot, start))
+			h := handler(&config{}, format, io.Discard)
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
 				h.Event(sampleEvents[1])
@@ -130,7 +160,7 @@ func BenchmarkEvent(b *testing.B) {
 
 func TestEventDoesNotAllocate(t *testing.T) {
 	for _, format := range []output.Format{output.Text, output.JSON} {
-		h := newHandler(config{time: output.ClockTime}, format, output.NewWriter(io.Discard), output.NewClockAt(boot, start))
+		h := handler(&config{}, format, io.Discard)
 		for _, raw := range sampleEvents {
 			h.Event(raw)
 		}

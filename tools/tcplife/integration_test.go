@@ -221,8 +221,15 @@ func TestEvictions(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	cfg := config{lports: []uint16{uint16(port)}}
-	s, err := ebrt.Start(context.Background(), prog, ebrt.Options{Constants: cfg.constants(), Prepare: cfg.fillPorts})
+	cfg, err := parse(t, "-L", strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	consts := cfg.task.Constants(false)
+	for k, v := range cfg.constants() {
+		consts[k] = v
+	}
+	s, err := ebrt.Start(context.Background(), prog, ebrt.Options{Constants: consts, Prepare: cfg.fillPorts})
 	if err != nil {
 		t.Fatal(err)
 	}

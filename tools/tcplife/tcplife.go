@@ -21,8 +21,8 @@ import (
 
 func init() { tools.Register(&Tool{}) }
 
-// Tool is the tcplife subcommand.
-type Tool struct{}
+// Tool is the tcplife subcommand. Flags binds a fresh config, which Run uses.
+type Tool struct{ cfg *config }
 
 // Name implements tools.Tool.
 func (*Tool) Name() string { return "tcplife" }
@@ -43,23 +43,31 @@ ebtools tcplife -L 80,81        # only local ports 80 and 81
 ebtools tcplife -D 5432         # only remote port 5432
 ebtools tcplife -4              # only IPv4
 ebtools tcplife -6              # only IPv6
+ebtools tcplife --unit nginx.service   # only sessions of this systemd unit
 ebtools -o json tcplife         # JSON lines, bytes exact`
 }
 
+type config struct {
+	task           tools.TaskConfig
+	wide, csv      bool
+	lport, rport   string
+	lports, rports []uint16
+	ipv4, ipv6     bool
+	family         uint16
+}
+
 // Flags implements tools.Tool.
-func (*Tool) Flags() []cli.Flag {
-	return []cli.Flag{
-		&cli.BoolFlag{Name: "time", Aliases: []string{"T"}, Usage: "include a time column (HH:MM:SS)"},
-		&cli.BoolFlag{Name: "timestamp", Aliases: []string{"t"}, Usage: "include a column of seconds since start"},
-		&cli.BoolFlag{Name: "wide", Aliases: []string{"w"}, Usage: "wide address columns (39, for IPv6)"},
-		&cli.BoolFlag{Name: "csv", Aliases: []string{"s"}, Usage: "comma-separated values"},
-		&cli.IntFlag{Name: "pid", Aliases: []string{"p"}, Usage: "trace this `PID` only"},
-		&cli.StringFlag{Name: "localport", Aliases: []string{"L"}, Usage: "only these local `PORTS` (comma-separated)"},
-		&cli.StringFlag{Name: "remoteport", Aliases: []string{"D"}, Usage: "only these remote `PORTS` (comma-separated)"},
-		&cli.BoolFlag{Name: "ipv4", Aliases: []string{"4"}, Usage: "trace IPv4 only"},
-		&cli.BoolFlag{Name: "ipv6", Aliases: []string{"6"}, Usage: "trace IPv6 only"},
-		&cli.StringFlag{Name: "cgroup", Aliases: []string{"c"}, Usage: "trace processes in this cgroup v2 `PATH` only"},
-	}
+func (t *Tool) Flags() []cli.Flag {
+	t.cfg = &config{}
+	c := t.cfg
+	return append(append(c.task.TimeFlags(output.NoTime, "time", "T", "timestamp", "t"),
+		&cli.BoolFlag{Name: "wide", Aliases: []string{"w"}, Destination: &c.wide, Usage: "wide address columns (39, for IPv6)"},
+		&cli.BoolFlag{Name: "csv", Aliases: []string{"s"}, Destination: &c.csv, Usage: "comma-separated values"},
+		&cli.StringFlag{Name: "localport", Aliases: []string{"L"}, Destination: &c.lport, Usage: "only these local `PORTS` (comma-separated)"},
+		&cli.StringFlag{Name: "remoteport", Aliases: []string{"D"}, Destination: &c.rport, Usage: "only these remote `PORTS` (comma-separated)"},
+		&cli.BoolFlag{Name: "ipv4", Aliases: []string{"4"}, Destination: &c.ipv4, Usage: "trace IPv4 only"},
+		&cli.BoolFlag{Name: "ipv6", Aliases: []string{"6"}, Destination: &c.ipv6, Usage: "trace IPv6 only"},
+	), c.task.Flags(tools.Letters{})...)
 }
 
 // Program implements tools.Tool.
@@ -81,44 +89,24 @@ const (
 	afInet6 = 10
 )
 
-type config struct {
-	time           output.TimeColumn
-	wide, csv      bool
-	pid            uint32
-	lports, rports []uint16
-	family         uint16
-	cgroup         string
-}
-
-func parseConfig(c *cli.Context) (config, error) {
-	cfg := config{wide: c.Bool("wide"), csv: c.Bool("csv"), cgroup: c.String("cgroup")}
-	switch {
-	case c.Bool("time") && c.Bool("timestamp"):
-		return cfg, tools.Usagef("-T/--time and -t/--timestamp are exclusive")
-	case c.Bool("time"):
-		cfg.time = output.ClockTime
-	case c.Bool("timestamp"):
-		cfg.time = output.RelativeTime
+func (c *config) check() error {
+	if err := c.task.Check(); err != nil {
+		return err
 	}
 	switch {
-	case c.Bool("ipv4") && c.Bool("ipv6"):
-		return cfg, tools.Usagef("-4/--ipv4 and -6/--ipv6 are exclusive")
-	case c.Bool("ipv4"):
-		cfg.family = afInet
-	case c.Bool("ipv6"):
-		cfg.family = afInet6
+	case c.ipv4 && c.ipv6:
+		return tools.Usagef("-4/--ipv4 and -6/--ipv6 are exclusive")
+	case c.ipv4:
+		c.family = afInet
+	case c.ipv6:
+		c.family = afInet6
 	}
 	var err error
-	if cfg.pid, err = tools.PositiveID(c, "pid"); err != nil {
-		return cfg, err
+	if c.lports, err = parsePorts("localport", c.lport); err != nil {
+		return err
 	}
-	if cfg.lports, err = parsePorts("localport", c.String("localport")); err != nil {
-		return cfg, err
-	}
-	if cfg.rports, err = parsePorts("remoteport", c.String("remoteport")); err != nil {
-		return cfg, err
-	}
-	return cfg, nil
+	c.rports, err = parsePorts("remoteport", c.rport)
+	return err
 }
 
 // maxPorts is the size of the lports and rports maps.
@@ -143,18 +131,17 @@ func parsePorts(flag, s string) ([]uint16, error) {
 }
 
 // constants are the kernel-side filters (bpf/tcplife.bpf.c).
-func (cfg config) constants() map[string]any {
+func (c *config) constants() map[string]any {
 	return map[string]any{
-		tcplifeVarTargPid:    cfg.pid,
-		tcplifeVarTargFamily: cfg.family,
-		tcplifeVarTargLports: len(cfg.lports) > 0,
-		tcplifeVarTargRports: len(cfg.rports) > 0,
+		tcplifeVarTargFamily: c.family,
+		tcplifeVarTargLports: len(c.lports) > 0,
+		tcplifeVarTargRports: len(c.rports) > 0,
 	}
 }
 
 // fillPorts puts the -L and -D ports into their maps.
-func (cfg config) fillPorts(coll *ebpf.Collection) error {
-	for name, ports := range map[string][]uint16{tcplifeMapLports: cfg.lports, tcplifeMapRports: cfg.rports} {
+func (c *config) fillPorts(coll *ebpf.Collection) error {
+	for name, ports := range map[string][]uint16{tcplifeMapLports: c.lports, tcplifeMapRports: c.rports} {
 		for _, p := range ports {
 			if err := coll.Maps[name].Put(p, uint8(1)); err != nil {
 				return fmt.Errorf("set port filter %d: %w", p, err)
@@ -206,13 +193,12 @@ func evicted(coll *ebpf.Collection) (uint64, error) {
 }
 
 // Run implements tools.Tool.
-func (t *Tool) Run(ctx context.Context, c *cli.Context, env *tools.Env) error {
-	cfg, err := parseConfig(c)
-	if err != nil {
+func (t *Tool) Run(ctx context.Context, _ *cli.Context, env *tools.Env) error {
+	c := t.cfg
+	if err := c.check(); err != nil {
 		return err
 	}
-	opts := env.Runtime(cfg.constants(), cfg.cgroup)
-	opts.Prepare = cfg.fillPorts
-	h := newHandler(cfg, env.Format, env.Out, output.NewClock())
-	return tools.Stream(ctx, env, t.Program(), opts, h)
+	ev := c.events(t.Program())
+	ev.Prepare = c.fillPorts
+	return tools.RunEvents(ctx, env, ev)
 }

@@ -14,19 +14,36 @@ import (
 )
 
 type tcplifeEvent struct {
-	_       structs.HostLayout
-	KtimeNs uint64
+	_    structs.HostLayout
+	Task struct {
+		_            structs.HostLayout
+		KtimeNs      uint64
+		StartNs      uint64
+		PstartNs     uint64
+		CgroupId     uint64
+		Pid          uint32
+		Tid          uint32
+		Ppid         uint32
+		Uid          uint32
+		Gid          uint32
+		Mntns        uint32
+		Pidns        uint32
+		NsPid        uint32
+		AncestorsOff uint16
+		NrAncestors  uint16
+		Pad          uint32
+		Comm         [16]int8
+		Pcomm        [16]int8
+	}
 	SpanNs  uint64
 	TxBytes uint64
 	RxBytes uint64
-	Pid     uint32
 	Family  uint16
 	Lport   uint16
 	Rport   uint16
-	Pad     [6]uint8
+	Pad     uint16
 	Laddr   [16]uint8
 	Raddr   [16]uint8
-	Comm    [16]int8
 }
 
 // Names of all BPF objects in the ELF.
@@ -36,21 +53,30 @@ const (
 	tcplifeMapBirth          = "birth"
 	tcplifeMapBirthStats     = "birth_stats"
 	tcplifeMapCgroupMap      = "cgroup_map"
+	tcplifeMapEbtTree        = "ebt_tree"
 	tcplifeMapEvents         = "events"
+	tcplifeMapHeap           = "heap"
 	tcplifeMapIdents         = "idents"
 	tcplifeMapLost           = "lost"
 	tcplifeMapLports         = "lports"
 	tcplifeMapRports         = "rports"
+	tcplifeProgEbtTreeExit   = "ebt_tree_exit"
+	tcplifeProgEbtTreeFork   = "ebt_tree_fork"
 	tcplifeProgTcplifeBtf    = "tcplife_btf"
 	tcplifeProgTcplifeFentry = "tcplife_fentry"
 	tcplifeProgTcplifeTp     = "tcplife_tp"
+	tcplifeVarEbtLineage     = "ebt_lineage"
 	tcplifeVarEbtUseRingbuf  = "ebt_use_ringbuf"
 	tcplifeVarTargCgroup     = "targ_cgroup"
 	tcplifeVarTargFamily     = "targ_family"
 	tcplifeVarTargLports     = "targ_lports"
+	tcplifeVarTargMntns      = "targ_mntns"
 	tcplifeVarTargPid        = "targ_pid"
+	tcplifeVarTargPpid       = "targ_ppid"
 	tcplifeVarTargRports     = "targ_rports"
-	tcplifeVarUnusedEvent    = "unused_event"
+	tcplifeVarTargTid        = "targ_tid"
+	tcplifeVarTargTree       = "targ_tree"
+	tcplifeVarTargUid        = "targ_uid"
 )
 
 // loadTcplife returns the embedded CollectionSpec for tcplife.
@@ -95,6 +121,8 @@ type tcplifeSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcplifeProgramSpecs struct {
+	EbtTreeExit   *ebpf.ProgramSpec `ebpf:"ebt_tree_exit"`
+	EbtTreeFork   *ebpf.ProgramSpec `ebpf:"ebt_tree_fork"`
 	TcplifeBtf    *ebpf.ProgramSpec `ebpf:"tcplife_btf"`
 	TcplifeFentry *ebpf.ProgramSpec `ebpf:"tcplife_fentry"`
 	TcplifeTp     *ebpf.ProgramSpec `ebpf:"tcplife_tp"`
@@ -107,7 +135,9 @@ type tcplifeMapSpecs struct {
 	Birth      *ebpf.MapSpec `ebpf:"birth"`
 	BirthStats *ebpf.MapSpec `ebpf:"birth_stats"`
 	CgroupMap  *ebpf.MapSpec `ebpf:"cgroup_map"`
+	EbtTree    *ebpf.MapSpec `ebpf:"ebt_tree"`
 	Events     *ebpf.MapSpec `ebpf:"events"`
+	Heap       *ebpf.MapSpec `ebpf:"heap"`
 	Idents     *ebpf.MapSpec `ebpf:"idents"`
 	Lost       *ebpf.MapSpec `ebpf:"lost"`
 	Lports     *ebpf.MapSpec `ebpf:"lports"`
@@ -118,13 +148,18 @@ type tcplifeMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcplifeVariableSpecs struct {
+	EbtLineage    *ebpf.VariableSpec `ebpf:"ebt_lineage"`
 	EbtUseRingbuf *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
 	TargCgroup    *ebpf.VariableSpec `ebpf:"targ_cgroup"`
 	TargFamily    *ebpf.VariableSpec `ebpf:"targ_family"`
 	TargLports    *ebpf.VariableSpec `ebpf:"targ_lports"`
+	TargMntns     *ebpf.VariableSpec `ebpf:"targ_mntns"`
 	TargPid       *ebpf.VariableSpec `ebpf:"targ_pid"`
+	TargPpid      *ebpf.VariableSpec `ebpf:"targ_ppid"`
 	TargRports    *ebpf.VariableSpec `ebpf:"targ_rports"`
-	UnusedEvent   *ebpf.VariableSpec `ebpf:"unused_event"`
+	TargTid       *ebpf.VariableSpec `ebpf:"targ_tid"`
+	TargTree      *ebpf.VariableSpec `ebpf:"targ_tree"`
+	TargUid       *ebpf.VariableSpec `ebpf:"targ_uid"`
 }
 
 // tcplifeObjects contains all objects after they have been loaded into the kernel.
@@ -150,7 +185,9 @@ type tcplifeMaps struct {
 	Birth      *ebpf.Map `ebpf:"birth"`
 	BirthStats *ebpf.Map `ebpf:"birth_stats"`
 	CgroupMap  *ebpf.Map `ebpf:"cgroup_map"`
+	EbtTree    *ebpf.Map `ebpf:"ebt_tree"`
 	Events     *ebpf.Map `ebpf:"events"`
+	Heap       *ebpf.Map `ebpf:"heap"`
 	Idents     *ebpf.Map `ebpf:"idents"`
 	Lost       *ebpf.Map `ebpf:"lost"`
 	Lports     *ebpf.Map `ebpf:"lports"`
@@ -162,7 +199,9 @@ func (m *tcplifeMaps) Close() error {
 		m.Birth,
 		m.BirthStats,
 		m.CgroupMap,
+		m.EbtTree,
 		m.Events,
+		m.Heap,
 		m.Idents,
 		m.Lost,
 		m.Lports,
@@ -174,19 +213,26 @@ func (m *tcplifeMaps) Close() error {
 //
 // It can be passed to loadTcplifeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcplifeVariables struct {
+	EbtLineage    *ebpf.Variable `ebpf:"ebt_lineage"`
 	EbtUseRingbuf *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
 	TargCgroup    *ebpf.Variable `ebpf:"targ_cgroup"`
 	TargFamily    *ebpf.Variable `ebpf:"targ_family"`
 	TargLports    *ebpf.Variable `ebpf:"targ_lports"`
+	TargMntns     *ebpf.Variable `ebpf:"targ_mntns"`
 	TargPid       *ebpf.Variable `ebpf:"targ_pid"`
+	TargPpid      *ebpf.Variable `ebpf:"targ_ppid"`
 	TargRports    *ebpf.Variable `ebpf:"targ_rports"`
-	UnusedEvent   *ebpf.Variable `ebpf:"unused_event"`
+	TargTid       *ebpf.Variable `ebpf:"targ_tid"`
+	TargTree      *ebpf.Variable `ebpf:"targ_tree"`
+	TargUid       *ebpf.Variable `ebpf:"targ_uid"`
 }
 
 // tcplifePrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadTcplifeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcplifePrograms struct {
+	EbtTreeExit   *ebpf.Program `ebpf:"ebt_tree_exit"`
+	EbtTreeFork   *ebpf.Program `ebpf:"ebt_tree_fork"`
 	TcplifeBtf    *ebpf.Program `ebpf:"tcplife_btf"`
 	TcplifeFentry *ebpf.Program `ebpf:"tcplife_fentry"`
 	TcplifeTp     *ebpf.Program `ebpf:"tcplife_tp"`
@@ -194,6 +240,8 @@ type tcplifePrograms struct {
 
 func (p *tcplifePrograms) Close() error {
 	return _TcplifeClose(
+		p.EbtTreeExit,
+		p.EbtTreeFork,
 		p.TcplifeBtf,
 		p.TcplifeFentry,
 		p.TcplifeTp,

@@ -1,111 +1,158 @@
 package unlinksnoop
 
 import (
-	"bytes"
 	"errors"
-	"unsafe"
 
 	"github.com/ebtools/ebtools/output"
+	ebrt "github.com/ebtools/ebtools/runtime"
 	"github.com/ebtools/ebtools/tools"
 	"github.com/ebtools/ebtools/tools/internal/fspath"
 )
 
-const eventSize = int(unsafe.Sizeof(unlinksnoopEvent{}))
-
 var errShort = errors.New("decode unlinksnoop event: record shorter than its header")
 
-// decode returns the event header and its path, both aliasing raw.
-func decode(raw []byte) (*unlinksnoopEvent, fspath.Path, error) {
-	e := tools.Header[unlinksnoopEvent](raw)
-	if e == nil {
-		return nil, fspath.Path{}, errShort
-	}
-	p, err := fspath.Decode(raw[eventSize:], e.PathLen, e.ArgOff, e.PathFlags)
-	return e, p, err
+// paths are an event's paths, aliasing the record.
+type paths struct {
+	old, new, root fspath.Path
 }
 
-// Column indexes into columns().
+// decode returns the event header and its paths.
+func decode(raw []byte) (*unlinksnoopEvent, paths, error) {
+	var p paths
+	e := tools.Header[unlinksnoopEvent](raw)
+	if e == nil {
+		return nil, p, errShort
+	}
+	var err error
+	if p.old, err = fspath.Decode(raw, &e.Path); err != nil {
+		return nil, p, err
+	}
+	if p.new, err = fspath.Decode(raw, &e.NewPath); err != nil {
+		return nil, p, err
+	}
+	if p.root, err = fspath.Decode(raw, &e.Root); err != nil {
+		return nil, p, err
+	}
+	return e, p, nil
+}
+
+// Column indexes of unlinksnoop's own columns.
 const (
-	colPID = iota
-	colPPID
-	colComm
-	colPComm
-	colUID
-	colOp
+	colOp = tools.NumTaskCols + iota
 	colResult
+	colPathText
 	colPath
-	colTID
+	colNewPath
+	colRoot
 	colSyscall
 	colRet
 	colError
 	colArg
+	colNewArg
 	colDirfd
+	colNewDirfd
+	colReplaced
 	colResolved
 	colTruncated
+	colNewResolved
+	colNewTruncated
 )
 
 // columns: TIME (added by output) PID PPID COMM PCOMM UID OP RESULT PATH;
-// PATH last so that a grep for a file name matches the whole path.
-var columns = []output.Column{
-	colPID:       {Header: "PID", Key: "pid", Width: 7},
-	colPPID:      {Header: "PPID", Key: "ppid", Width: 7},
-	colComm:      {Header: "COMM", Key: "comm", Width: 16},
-	colPComm:     {Header: "PCOMM", Key: "pcomm", Width: 16},
-	colUID:       {Header: "UID", Key: "uid", Width: 6},
-	colOp:        {Header: "OP", Key: "op", Width: 6},
-	colResult:    {Header: "RESULT", Width: 7},
-	colPath:      {Header: "PATH", Key: "path"},
-	colTID:       {Key: "tid"},
-	colSyscall:   {Key: "syscall"},
-	colRet:       {Key: "ret"},
-	colError:     {Key: "error"},
-	colArg:       {Key: "arg"},
-	colDirfd:     {Key: "dirfd"},
-	colResolved:  {Key: "path_resolved"},
-	colTruncated: {Key: "path_truncated"},
-}
+// PATH last so that a grep for a file name matches the whole path. A
+// rename's PATH is "old -> new".
+var columns = tools.Columns(
+	output.Column{Header: "OP", Key: "op", Width: 6},
+	output.Column{Header: "RESULT", Width: 7},
+	output.Column{Header: "PATH"},
+	output.Column{Key: "path"},
+	output.Column{Key: "new_path"},
+	output.Column{Key: "root"},
+	output.Column{Key: "syscall"},
+	output.Column{Key: "ret"},
+	output.Column{Key: "error"},
+	output.Column{Key: "arg"},
+	output.Column{Key: "new_arg"},
+	output.Column{Key: "dirfd"},
+	output.Column{Key: "new_dirfd"},
+	output.Column{Key: "replaced"},
+	output.Column{Key: "path_resolved"},
+	output.Column{Key: "path_truncated"},
+	output.Column{Key: "new_path_resolved"},
+	output.Column{Key: "new_path_truncated"},
+)
 
-// Names of unlinksnoopEvent.Syscall (enum unlinksnoop_syscall).
-var syscalls = [...]string{"unlink", "unlinkat", "rmdir"}
+// Names of unlinksnoopEvent.Syscall and .Op (bpf/unlinksnoop.h).
+var (
+	syscalls = [...]string{
+		unlinksnoopUnlinksnoopSyscallUNLINKSNOOP_UNLINK:    "unlink",
+		unlinksnoopUnlinksnoopSyscallUNLINKSNOOP_UNLINKAT:  "unlinkat",
+		unlinksnoopUnlinksnoopSyscallUNLINKSNOOP_RMDIR:     "rmdir",
+		unlinksnoopUnlinksnoopSyscallUNLINKSNOOP_RENAME:    "rename",
+		unlinksnoopUnlinksnoopSyscallUNLINKSNOOP_RENAMEAT:  "renameat",
+		unlinksnoopUnlinksnoopSyscallUNLINKSNOOP_RENAMEAT2: "renameat2",
+	}
+	ops = [...]string{
+		unlinksnoopUnlinksnoopOpUNLINKSNOOP_OP_UNLINK: "unlink",
+		unlinksnoopUnlinksnoopOpUNLINKSNOOP_OP_RMDIR:  "rmdir",
+		unlinksnoopUnlinksnoopOpUNLINKSNOOP_OP_RENAME: "rename",
+	}
+)
 
-const atFDCWD = -100
+const (
+	atFDCWD  = -100
+	opRename = uint8(unlinksnoopUnlinksnoopOpUNLINKSNOOP_OP_RENAME)
+)
 
-type handler struct {
-	cfg config
-	tools.Printer
-}
-
-func newHandler(cfg config, format output.Format, out *output.Writer, clock *output.Clock) *handler {
-	return &handler{
-		cfg:     cfg,
-		Printer: tools.NewPrinter(out, format, columns, output.Options{Time: cfg.time, Clock: clock}),
+// events is unlinksnoop for the spine.
+func (c *config) events(prog ebrt.Program) tools.Events {
+	f := &filler{cfg: c, host: c.host}
+	if f.host == nil {
+		f.host = fspath.NewHost(fspath.NewMounts(""))
+	}
+	return tools.Events{
+		Program:   prog,
+		Task:      &c.task,
+		Lineage:   true,
+		Constants: c.constants(),
+		Columns:   columns,
+		Layout:    []int{tools.ColPID, tools.ColPPID, tools.ColComm, tools.ColPComm, tools.ColUID, colOp, colResult, colPathText},
+		Fill:      f.fill,
 	}
 }
 
-// Event implements runtime.Handler.
-func (h *handler) Event(raw []byte) error {
+// filler turns one event into unlinksnoop's columns.
+type filler struct {
+	cfg  *config
+	host *fspath.Host
+	text []byte // PATH, reused
+}
+
+func (f *filler) fill(r *output.Row, raw []byte) (bool, error) {
 	e, p, err := decode(raw)
 	if err != nil {
-		return tools.Malformed(err)
+		return false, tools.Malformed(err)
 	}
-	comm := tools.Comm(&e.Comm)
-	if h.cfg.name != nil && !bytes.Contains(comm, h.cfg.name) {
-		return nil
+	rename := e.Op == opRename
+	f.host.Set(r, colPath, 0, p.old)
+	if rename {
+		f.host.Set(r, colNewPath, 1, p.new)
 	}
-	if h.cfg.prefix != nil && (!p.Resolved() || !under(p.Full, h.cfg.prefix)) {
-		return nil
+	// A path the kernel could not resolve has not been matched against
+	// --path there: match what it spells.
+	if f.cfg.prefix != nil && !f.matches(p.old, 0) && !(rename && f.matches(p.new, 1)) {
+		return false, nil
 	}
-	r := h.Row
-	r.Reset(e.KtimeNs)
-	r.Uint(colPID, uint64(e.Pid))
-	r.Uint(colPPID, uint64(e.Ppid))
-	r.Str(colComm, comm, false)
-	r.Str(colPComm, tools.Comm(&e.Pcomm), false)
-	r.Uint(colUID, uint64(e.Uid))
-	if e.Rmdir != 0 {
-		r.Text(colOp, "rmdir")
-	} else {
-		r.Text(colOp, "unlink")
+	f.text = f.host.AppendText(f.text[:0], p.old)
+	if rename {
+		f.text = f.host.AppendText(append(f.text, " -> "...), p.new)
+	}
+	r.Str(colPathText, f.text, false)
+	if !p.root.Empty() {
+		f.host.Set(r, colRoot, 2, p.root)
+	}
+	if int(e.Op) < len(ops) {
+		r.Text(colOp, ops[e.Op])
 	}
 	r.Int(colRet, int64(e.Ret))
 	if e.Ret < 0 {
@@ -119,16 +166,36 @@ func (h *handler) Event(raw []byte) error {
 	} else {
 		r.Int(colResult, int64(e.Ret))
 	}
-	p.Set(r, colPath)
-	r.Uint(colTID, uint64(e.Tid))
 	if int(e.Syscall) < len(syscalls) {
 		r.Text(colSyscall, syscalls[e.Syscall])
 	}
-	r.Str(colArg, p.Arg, p.Flags&fspath.ArgCut != 0)
-	if e.Dirfd != atFDCWD {
-		r.Int(colDirfd, int64(e.Dirfd))
+	setArg(r, colArg, colDirfd, colResolved, colTruncated, p.old, e.Dirfd)
+	if rename {
+		setArg(r, colNewArg, colNewDirfd, colNewResolved, colNewTruncated, p.new, e.NewDirfd)
+		switch e.Replaced {
+		case uint8(unlinksnoopUnlinksnoopReplacedUNLINKSNOOP_REPLACED_YES):
+			r.Bool(colReplaced, true)
+		case uint8(unlinksnoopUnlinksnoopReplacedUNLINKSNOOP_REPLACED_NO):
+			r.Bool(colReplaced, false)
+		}
 	}
-	r.Bool(colResolved, p.Resolved())
-	r.Bool(colTruncated, p.Truncated())
-	return h.Print()
+	return true, nil
+}
+
+// matches reports whether path p, set from host slot, passes --path: the
+// kernel matched resolved paths by identity.
+func (f *filler) matches(p fspath.Path, slot int) bool {
+	if p.Resolved() {
+		return p.Flags&fspath.Matched != 0
+	}
+	return under(f.host.Bytes(slot), f.cfg.prefix)
+}
+
+func setArg(r *output.Row, colA, colFD, colRes, colTrunc int, p fspath.Path, dirfd int32) {
+	r.Str(colA, p.Arg, p.Flags&fspath.ArgCut != 0)
+	if dirfd != atFDCWD {
+		r.Int(colFD, int64(dirfd))
+	}
+	r.Bool(colRes, p.Resolved())
+	r.Bool(colTrunc, p.Truncated())
 }

@@ -54,10 +54,17 @@ func run(t *testing.T, dir string, name string, args ...string) *exec.Cmd {
 
 func unlinkat(t *testing.T, dir, name string, flags int) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], dir, name, strconv.Itoa(flags))
+	return runOps(t, fmt.Sprintf("unlinkat|%s|%s|%d", dir, name, flags))
+}
+
+// runOps runs the helper (main_test.go) with operations; it returns once they
+// are done.
+func runOps(t *testing.T, op ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], op...)
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("unlinkat helper: %v %s", err, out)
+		t.Fatalf("helper %q: %v %s", op, err, out)
 	}
 	return cmd
 }
@@ -129,6 +136,10 @@ type jsonEvent struct {
 	Ret                 int
 	Error               *string
 	Path, Arg           string
+	NewPath             *string `json:"new_path"`
+	NewArg              *string `json:"new_arg"`
+	Root                *string
+	Replaced            *bool
 	Dirfd               *int
 	PathResolved        bool `json:"path_resolved"`
 	PathTruncated       bool `json:"path_truncated"`
@@ -166,44 +177,42 @@ func TestJSONRows(t *testing.T) {
 	p.Stop(t, syscall.SIGTERM)
 }
 
-// TestDeepPath: 130 directory levels, deeper than the kernel-side walk, are
-// marked as truncated, never printed as a wrong absolute path. (--path
-// cannot match such a path, so this test filters on its own pid.)
+// TestDeepPath: 150 directory levels, deeper than the kernel-side walk of
+// names: the path is marked as truncated, never printed as a wrong
+// absolute path, and --path still matches it by identity, from the top of
+// the tree or from the middle, and not from elsewhere.
 func TestDeepPath(t *testing.T) {
 	testutil.RequirePrivileged(t)
-	deep := t.TempDir()
-	for i := 0; i < 130; i++ {
+	top := t.TempDir()
+	other := t.TempDir()
+	deep, middle := top, ""
+	for i := 0; i < 150; i++ {
 		deep = filepath.Join(deep, "d")
+		if i == 70 {
+			middle = deep
+		}
 	}
 	if err := os.MkdirAll(deep, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	touch(t, deep+"/f")
-	fd, err := unix.Open(deep, unix.O_RDONLY|unix.O_DIRECTORY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
+	pTop := testutil.Start(t, "-o", "json", "unlinksnoop", "--path", top)
+	pMid := testutil.Start(t, "unlinksnoop", "--path", middle)
+	pOther := testutil.Start(t, "unlinksnoop", "--path", other)
+	unlinkat(t, deep, "f", 0)
+	touch(t, other+"/end")
+	unlinkat(t, other, "end", 0)
 
-	p := testutil.Start(t, "-o", "json", "unlinksnoop", "-p", strconv.Itoa(os.Getpid()))
-	if err := unix.Unlinkat(fd, "f", 0); err != nil {
-		t.Fatal(err)
-	}
-	e := decodeJSON(t, p.WaitLine(t, func(l string) bool { return strings.Contains(l, `"arg":"f"`) }))
+	e := decodeJSON(t, pTop.WaitLine(t, func(l string) bool { return strings.Contains(l, `"arg":"f"`) }))
 	if !e.PathTruncated || !e.PathResolved || !strings.HasSuffix(deep+"/f", e.Path) || len(e.Path) < 128*2 {
 		t.Errorf("deep path event: truncated %v, path %q", e.PathTruncated, e.Path)
 	}
-	p.Stop(t, syscall.SIGTERM)
-
-	// The text row says the top is missing.
-	p = testutil.Start(t, "unlinksnoop", "-p", strconv.Itoa(os.Getpid()))
-	touch(t, deep+"/f")
-	if err := unix.Unlinkat(fd, "f", 0); err != nil {
-		t.Fatal(err)
-	}
-	l := p.WaitLine(t, func(l string) bool { return strings.HasSuffix(l, "/d/f") })
+	l := pMid.WaitLine(t, func(l string) bool { return strings.HasSuffix(l, "/d/f") })
 	if !strings.Contains(l, " .../d/d/") {
 		t.Errorf("text row %q does not mark the missing top", l)
+	}
+	if l := pOther.WaitLine(t, func(l string) bool { return !strings.HasPrefix(l, "TIME") }); !strings.HasSuffix(l, other+"/end") {
+		t.Errorf("--path elsewhere printed %q before its own row", l)
 	}
 }
 

@@ -15,12 +15,13 @@ import (
 	"github.com/ebtools/ebtools/output"
 	ebrt "github.com/ebtools/ebtools/runtime"
 	"github.com/ebtools/ebtools/tools"
+	"github.com/ebtools/ebtools/tools/internal/fspath"
 )
 
 func init() { tools.Register(&Tool{}) }
 
-// Tool is the unlinksnoop subcommand.
-type Tool struct{}
+// Tool is the unlinksnoop subcommand. Flags binds a fresh config, which Run uses.
+type Tool struct{ cfg *config }
 
 // Name implements tools.Tool.
 func (*Tool) Name() string { return "unlinksnoop" }
@@ -39,18 +40,23 @@ ebtools unlinksnoop -c /sys/fs/cgroup/system.slice/cron.service   # only this cg
 ebtools -o json unlinksnoop                # JSON lines, with the raw argument and dirfd`
 }
 
+type config struct {
+	task   tools.TaskConfig
+	failed bool
+	path   string
+	prefix []byte // absolute, without a trailing slash (but "/")
+	paths  map[string]any
+	host   *fspath.Host // nil: this machine's mounts
+}
+
 // Flags implements tools.Tool.
-func (*Tool) Flags() []cli.Flag {
-	return []cli.Flag{
-		&cli.IntFlag{Name: "pid", Aliases: []string{"p"}, Usage: "trace this `PID` only"},
-		&cli.StringFlag{Name: "uid", Aliases: []string{"u"}, Usage: "trace this `UID` (number or user name) only"},
-		&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "only processes whose name contains `NAME`"},
-		&cli.BoolFlag{Name: "failed", Aliases: []string{"x"}, Usage: "only failed deletions"},
-		&cli.StringFlag{Name: "path", Usage: "only paths under `PREFIX` (matched on the absolute path)"},
-		&cli.StringFlag{Name: "cgroup", Aliases: []string{"c"}, Usage: "trace processes in this cgroup v2 `PATH` only"},
-		&cli.BoolFlag{Name: "time", Aliases: []string{"T"}, Usage: "TIME column as HH:MM:SS (the default)"},
-		&cli.BoolFlag{Name: "timestamp", Aliases: []string{"t"}, Usage: "TIME column as seconds since start instead"},
-	}
+func (t *Tool) Flags() []cli.Flag {
+	t.cfg = &config{}
+	c := t.cfg
+	return append(append(c.task.TimeFlags(output.ClockTime, "time", "T", "timestamp", "t"),
+		&cli.BoolFlag{Name: "failed", Aliases: []string{"x"}, Destination: &c.failed, Usage: "only failed deletions (in kernel)"},
+		&cli.StringFlag{Name: "path", Destination: &c.path, Usage: "only paths under `PREFIX` (matched on the absolute path)"},
+	), c.task.Flags(tools.Letters{})...)
 }
 
 // Program implements tools.Tool.
@@ -63,48 +69,31 @@ func (*Tool) Program() ebrt.Program {
 			// The old calls do not exist on arm64 and other new ports.
 			{Name: "unlink", Optional: true, Choices: [][]string{{unlinksnoopProgUnlinkEnter, unlinksnoopProgUnlinkExit + "@syscalls/sys_exit_unlink"}}},
 			{Name: "rmdir", Optional: true, Choices: [][]string{{unlinksnoopProgRmdirEnter, unlinksnoopProgUnlinkExit + "@syscalls/sys_exit_rmdir"}}},
+			{Name: "rename", Optional: true, Choices: [][]string{{unlinksnoopProgRenameEnter, unlinksnoopProgUnlinkExit + "@syscalls/sys_exit_rename"}}},
+			{Name: "renameat", Optional: true, Choices: [][]string{{unlinksnoopProgRenameatEnter, unlinksnoopProgUnlinkExit + "@syscalls/sys_exit_renameat"}}},
+			// renameat2(2) is new in 3.15.
+			{Name: "renameat2", Optional: true, Choices: [][]string{{unlinksnoopProgRenameat2Enter, unlinksnoopProgUnlinkExit + "@syscalls/sys_exit_renameat2"}}},
 		},
 	}
 }
 
-type config struct {
-	pid    uint32
-	uid    uint32
-	name   []byte
-	failed bool
-	prefix []byte // absolute, without a trailing slash (but "/")
-	cgroup string
-	time   output.TimeColumn
-}
-
-func parseConfig(c *cli.Context) (config, error) {
-	cfg := config{uid: tools.NoUID, failed: c.Bool("failed"), cgroup: c.String("cgroup"), time: output.ClockTime}
-	if c.Bool("time") && c.Bool("timestamp") {
-		return cfg, tools.Usagef("-T/--time and -t/--timestamp are exclusive")
+func (c *config) check() error {
+	if err := c.task.Check(); err != nil {
+		return err
 	}
-	if c.Bool("timestamp") {
-		cfg.time = output.RelativeTime
+	c.prefix = nil
+	if c.path != "" {
+		abs, err := filepath.Abs(c.path)
+		if err != nil {
+			return tools.Usagef("--path %q: %v", c.path, err)
+		}
+		c.prefix = []byte(abs)
 	}
 	var err error
-	if cfg.pid, err = tools.PositiveID(c, "pid"); err != nil {
-		return cfg, err
+	if c.paths, err = fspath.Constants(c.path); err != nil {
+		return tools.Usagef("--path: %v", err)
 	}
-	if s := c.String("uid"); s != "" {
-		if cfg.uid, err = tools.ParseUID(s); err != nil {
-			return cfg, err
-		}
-	}
-	if s := c.String("name"); s != "" {
-		cfg.name = []byte(s)
-	}
-	if s := c.String("path"); s != "" {
-		abs, err := filepath.Abs(s)
-		if err != nil {
-			return cfg, tools.Usagef("--path %q: %v", s, err)
-		}
-		cfg.prefix = []byte(abs)
-	}
-	return cfg, nil
+	return nil
 }
 
 // under reports whether path is prefix or inside it.
@@ -116,20 +105,18 @@ func under(path, prefix []byte) bool {
 }
 
 // constants are the kernel-side filters (bpf/unlinksnoop.bpf.c).
-func (cfg config) constants() map[string]any {
-	return map[string]any{
-		unlinksnoopVarTargPid:    cfg.pid,
-		unlinksnoopVarTargUid:    cfg.uid,
-		unlinksnoopVarTargFailed: cfg.failed,
+func (c *config) constants() map[string]any {
+	consts := map[string]any{unlinksnoopVarTargFailed: c.failed}
+	for k, v := range c.paths {
+		consts[k] = v
 	}
+	return consts
 }
 
 // Run implements tools.Tool.
-func (t *Tool) Run(ctx context.Context, c *cli.Context, env *tools.Env) error {
-	cfg, err := parseConfig(c)
-	if err != nil {
+func (t *Tool) Run(ctx context.Context, _ *cli.Context, env *tools.Env) error {
+	if err := t.cfg.check(); err != nil {
 		return err
 	}
-	h := newHandler(cfg, env.Format, env.Out, output.NewClock())
-	return tools.Stream(ctx, env, t.Program(), env.Runtime(cfg.constants(), cfg.cgroup), h)
+	return tools.RunEvents(ctx, env, t.cfg.events(t.Program()))
 }

@@ -14,42 +14,129 @@ import (
 )
 
 type unlinksnoopEvent struct {
-	_         structs.HostLayout
-	KtimeNs   uint64
-	Pid       uint32
-	Tid       uint32
-	Ppid      uint32
-	Uid       uint32
-	Ret       int32
-	Dirfd     int32
-	PathFlags uint32
-	PathLen   uint16
-	ArgOff    uint16
-	Syscall   uint8
-	Rmdir     uint8
-	Pad       [6]uint8
-	Comm      [16]int8
-	Pcomm     [16]int8
+	_    structs.HostLayout
+	Task struct {
+		_            structs.HostLayout
+		KtimeNs      uint64
+		StartNs      uint64
+		PstartNs     uint64
+		CgroupId     uint64
+		Pid          uint32
+		Tid          uint32
+		Ppid         uint32
+		Uid          uint32
+		Gid          uint32
+		Mntns        uint32
+		Pidns        uint32
+		NsPid        uint32
+		AncestorsOff uint16
+		NrAncestors  uint16
+		Pad          uint32
+		Comm         [16]int8
+		Pcomm        [16]int8
+	}
+	Path struct {
+		_      structs.HostLayout
+		Dev    uint32
+		Flags  uint32
+		Off    uint16
+		Len    uint16
+		ArgOff uint16
+		ArgLen uint16
+	}
+	NewPath struct {
+		_      structs.HostLayout
+		Dev    uint32
+		Flags  uint32
+		Off    uint16
+		Len    uint16
+		ArgOff uint16
+		ArgLen uint16
+	}
+	Root struct {
+		_      structs.HostLayout
+		Dev    uint32
+		Flags  uint32
+		Off    uint16
+		Len    uint16
+		ArgOff uint16
+		ArgLen uint16
+	}
+	Ret         int32
+	Dirfd       int32
+	NewDirfd    int32
+	RenameFlags uint32
+	Syscall     uint8
+	Op          uint8
+	Replaced    uint8
+	Pad         [5]uint8
 }
+
+type unlinksnoopUnlinksnoopOp uint32
+
+const (
+	unlinksnoopUnlinksnoopOpUNLINKSNOOP_OP_UNLINK unlinksnoopUnlinksnoopOp = 0
+	unlinksnoopUnlinksnoopOpUNLINKSNOOP_OP_RMDIR  unlinksnoopUnlinksnoopOp = 1
+	unlinksnoopUnlinksnoopOpUNLINKSNOOP_OP_RENAME unlinksnoopUnlinksnoopOp = 2
+)
+
+type unlinksnoopUnlinksnoopReplaced uint32
+
+const (
+	unlinksnoopUnlinksnoopReplacedUNLINKSNOOP_REPLACED_UNKNOWN unlinksnoopUnlinksnoopReplaced = 0
+	unlinksnoopUnlinksnoopReplacedUNLINKSNOOP_REPLACED_NO      unlinksnoopUnlinksnoopReplaced = 1
+	unlinksnoopUnlinksnoopReplacedUNLINKSNOOP_REPLACED_YES     unlinksnoopUnlinksnoopReplaced = 2
+)
+
+type unlinksnoopUnlinksnoopSyscall uint32
+
+const (
+	unlinksnoopUnlinksnoopSyscallUNLINKSNOOP_UNLINK    unlinksnoopUnlinksnoopSyscall = 0
+	unlinksnoopUnlinksnoopSyscallUNLINKSNOOP_UNLINKAT  unlinksnoopUnlinksnoopSyscall = 1
+	unlinksnoopUnlinksnoopSyscallUNLINKSNOOP_RMDIR     unlinksnoopUnlinksnoopSyscall = 2
+	unlinksnoopUnlinksnoopSyscallUNLINKSNOOP_RENAME    unlinksnoopUnlinksnoopSyscall = 3
+	unlinksnoopUnlinksnoopSyscallUNLINKSNOOP_RENAMEAT  unlinksnoopUnlinksnoopSyscall = 4
+	unlinksnoopUnlinksnoopSyscallUNLINKSNOOP_RENAMEAT2 unlinksnoopUnlinksnoopSyscall = 5
+)
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	unlinksnoopMapCgroupMap      = "cgroup_map"
-	unlinksnoopMapEvents         = "events"
-	unlinksnoopMapHeap           = "heap"
-	unlinksnoopMapLost           = "lost"
-	unlinksnoopMapStart          = "start"
-	unlinksnoopProgRmdirEnter    = "rmdir_enter"
-	unlinksnoopProgUnlinkEnter   = "unlink_enter"
-	unlinksnoopProgUnlinkExit    = "unlink_exit"
-	unlinksnoopProgUnlinkatEnter = "unlinkat_enter"
-	unlinksnoopVarEbtUseRingbuf  = "ebt_use_ringbuf"
-	unlinksnoopVarTargCgroup     = "targ_cgroup"
-	unlinksnoopVarTargFailed     = "targ_failed"
-	unlinksnoopVarTargPid        = "targ_pid"
-	unlinksnoopVarTargUid        = "targ_uid"
+	unlinksnoopMapCgroupMap       = "cgroup_map"
+	unlinksnoopMapEbtResolvers    = "ebt_resolvers"
+	unlinksnoopMapEbtTree         = "ebt_tree"
+	unlinksnoopMapEbtWalkers      = "ebt_walkers"
+	unlinksnoopMapEvents          = "events"
+	unlinksnoopMapHeap            = "heap"
+	unlinksnoopMapLost            = "lost"
+	unlinksnoopMapStart           = "start"
+	unlinksnoopProgEbtTreeExit    = "ebt_tree_exit"
+	unlinksnoopProgEbtTreeFork    = "ebt_tree_fork"
+	unlinksnoopProgRenameEnter    = "rename_enter"
+	unlinksnoopProgRenameat2Enter = "renameat2_enter"
+	unlinksnoopProgRenameatEnter  = "renameat_enter"
+	unlinksnoopProgRmdirEnter     = "rmdir_enter"
+	unlinksnoopProgUnlinkEnter    = "unlink_enter"
+	unlinksnoopProgUnlinkExit     = "unlink_exit"
+	unlinksnoopProgUnlinkatEnter  = "unlinkat_enter"
+	unlinksnoopVarEbtLineage      = "ebt_lineage"
+	unlinksnoopVarEbtRootDev      = "ebt_root_dev"
+	unlinksnoopVarEbtRootIno      = "ebt_root_ino"
+	unlinksnoopVarEbtUseRingbuf   = "ebt_use_ringbuf"
+	unlinksnoopVarTargCgroup      = "targ_cgroup"
+	unlinksnoopVarTargDirDev      = "targ_dir_dev"
+	unlinksnoopVarTargDirIno      = "targ_dir_ino"
+	unlinksnoopVarTargFailed      = "targ_failed"
+	unlinksnoopVarTargMntns       = "targ_mntns"
+	unlinksnoopVarTargPid         = "targ_pid"
+	unlinksnoopVarTargPpid        = "targ_ppid"
+	unlinksnoopVarTargTid         = "targ_tid"
+	unlinksnoopVarTargTree        = "targ_tree"
+	unlinksnoopVarTargUid         = "targ_uid"
+	unlinksnoopVarUnusedOp        = "unused_op"
+	unlinksnoopVarUnusedReplaced  = "unused_replaced"
+	unlinksnoopVarUnusedSyscall   = "unused_syscall"
 )
 
 // loadUnlinksnoop returns the embedded CollectionSpec for unlinksnoop.
@@ -94,32 +181,52 @@ type unlinksnoopSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type unlinksnoopProgramSpecs struct {
-	RmdirEnter    *ebpf.ProgramSpec `ebpf:"rmdir_enter"`
-	UnlinkEnter   *ebpf.ProgramSpec `ebpf:"unlink_enter"`
-	UnlinkExit    *ebpf.ProgramSpec `ebpf:"unlink_exit"`
-	UnlinkatEnter *ebpf.ProgramSpec `ebpf:"unlinkat_enter"`
+	EbtTreeExit    *ebpf.ProgramSpec `ebpf:"ebt_tree_exit"`
+	EbtTreeFork    *ebpf.ProgramSpec `ebpf:"ebt_tree_fork"`
+	RenameEnter    *ebpf.ProgramSpec `ebpf:"rename_enter"`
+	Renameat2Enter *ebpf.ProgramSpec `ebpf:"renameat2_enter"`
+	RenameatEnter  *ebpf.ProgramSpec `ebpf:"renameat_enter"`
+	RmdirEnter     *ebpf.ProgramSpec `ebpf:"rmdir_enter"`
+	UnlinkEnter    *ebpf.ProgramSpec `ebpf:"unlink_enter"`
+	UnlinkExit     *ebpf.ProgramSpec `ebpf:"unlink_exit"`
+	UnlinkatEnter  *ebpf.ProgramSpec `ebpf:"unlinkat_enter"`
 }
 
 // unlinksnoopMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type unlinksnoopMapSpecs struct {
-	CgroupMap *ebpf.MapSpec `ebpf:"cgroup_map"`
-	Events    *ebpf.MapSpec `ebpf:"events"`
-	Heap      *ebpf.MapSpec `ebpf:"heap"`
-	Lost      *ebpf.MapSpec `ebpf:"lost"`
-	Start     *ebpf.MapSpec `ebpf:"start"`
+	CgroupMap    *ebpf.MapSpec `ebpf:"cgroup_map"`
+	EbtResolvers *ebpf.MapSpec `ebpf:"ebt_resolvers"`
+	EbtTree      *ebpf.MapSpec `ebpf:"ebt_tree"`
+	EbtWalkers   *ebpf.MapSpec `ebpf:"ebt_walkers"`
+	Events       *ebpf.MapSpec `ebpf:"events"`
+	Heap         *ebpf.MapSpec `ebpf:"heap"`
+	Lost         *ebpf.MapSpec `ebpf:"lost"`
+	Start        *ebpf.MapSpec `ebpf:"start"`
 }
 
 // unlinksnoopVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type unlinksnoopVariableSpecs struct {
-	EbtUseRingbuf *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
-	TargCgroup    *ebpf.VariableSpec `ebpf:"targ_cgroup"`
-	TargFailed    *ebpf.VariableSpec `ebpf:"targ_failed"`
-	TargPid       *ebpf.VariableSpec `ebpf:"targ_pid"`
-	TargUid       *ebpf.VariableSpec `ebpf:"targ_uid"`
+	EbtLineage     *ebpf.VariableSpec `ebpf:"ebt_lineage"`
+	EbtRootDev     *ebpf.VariableSpec `ebpf:"ebt_root_dev"`
+	EbtRootIno     *ebpf.VariableSpec `ebpf:"ebt_root_ino"`
+	EbtUseRingbuf  *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
+	TargCgroup     *ebpf.VariableSpec `ebpf:"targ_cgroup"`
+	TargDirDev     *ebpf.VariableSpec `ebpf:"targ_dir_dev"`
+	TargDirIno     *ebpf.VariableSpec `ebpf:"targ_dir_ino"`
+	TargFailed     *ebpf.VariableSpec `ebpf:"targ_failed"`
+	TargMntns      *ebpf.VariableSpec `ebpf:"targ_mntns"`
+	TargPid        *ebpf.VariableSpec `ebpf:"targ_pid"`
+	TargPpid       *ebpf.VariableSpec `ebpf:"targ_ppid"`
+	TargTid        *ebpf.VariableSpec `ebpf:"targ_tid"`
+	TargTree       *ebpf.VariableSpec `ebpf:"targ_tree"`
+	TargUid        *ebpf.VariableSpec `ebpf:"targ_uid"`
+	UnusedOp       *ebpf.VariableSpec `ebpf:"unused_op"`
+	UnusedReplaced *ebpf.VariableSpec `ebpf:"unused_replaced"`
+	UnusedSyscall  *ebpf.VariableSpec `ebpf:"unused_syscall"`
 }
 
 // unlinksnoopObjects contains all objects after they have been loaded into the kernel.
@@ -142,16 +249,22 @@ func (o *unlinksnoopObjects) Close() error {
 //
 // It can be passed to loadUnlinksnoopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type unlinksnoopMaps struct {
-	CgroupMap *ebpf.Map `ebpf:"cgroup_map"`
-	Events    *ebpf.Map `ebpf:"events"`
-	Heap      *ebpf.Map `ebpf:"heap"`
-	Lost      *ebpf.Map `ebpf:"lost"`
-	Start     *ebpf.Map `ebpf:"start"`
+	CgroupMap    *ebpf.Map `ebpf:"cgroup_map"`
+	EbtResolvers *ebpf.Map `ebpf:"ebt_resolvers"`
+	EbtTree      *ebpf.Map `ebpf:"ebt_tree"`
+	EbtWalkers   *ebpf.Map `ebpf:"ebt_walkers"`
+	Events       *ebpf.Map `ebpf:"events"`
+	Heap         *ebpf.Map `ebpf:"heap"`
+	Lost         *ebpf.Map `ebpf:"lost"`
+	Start        *ebpf.Map `ebpf:"start"`
 }
 
 func (m *unlinksnoopMaps) Close() error {
 	return _UnlinksnoopClose(
 		m.CgroupMap,
+		m.EbtResolvers,
+		m.EbtTree,
+		m.EbtWalkers,
 		m.Events,
 		m.Heap,
 		m.Lost,
@@ -163,25 +276,47 @@ func (m *unlinksnoopMaps) Close() error {
 //
 // It can be passed to loadUnlinksnoopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type unlinksnoopVariables struct {
-	EbtUseRingbuf *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
-	TargCgroup    *ebpf.Variable `ebpf:"targ_cgroup"`
-	TargFailed    *ebpf.Variable `ebpf:"targ_failed"`
-	TargPid       *ebpf.Variable `ebpf:"targ_pid"`
-	TargUid       *ebpf.Variable `ebpf:"targ_uid"`
+	EbtLineage     *ebpf.Variable `ebpf:"ebt_lineage"`
+	EbtRootDev     *ebpf.Variable `ebpf:"ebt_root_dev"`
+	EbtRootIno     *ebpf.Variable `ebpf:"ebt_root_ino"`
+	EbtUseRingbuf  *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
+	TargCgroup     *ebpf.Variable `ebpf:"targ_cgroup"`
+	TargDirDev     *ebpf.Variable `ebpf:"targ_dir_dev"`
+	TargDirIno     *ebpf.Variable `ebpf:"targ_dir_ino"`
+	TargFailed     *ebpf.Variable `ebpf:"targ_failed"`
+	TargMntns      *ebpf.Variable `ebpf:"targ_mntns"`
+	TargPid        *ebpf.Variable `ebpf:"targ_pid"`
+	TargPpid       *ebpf.Variable `ebpf:"targ_ppid"`
+	TargTid        *ebpf.Variable `ebpf:"targ_tid"`
+	TargTree       *ebpf.Variable `ebpf:"targ_tree"`
+	TargUid        *ebpf.Variable `ebpf:"targ_uid"`
+	UnusedOp       *ebpf.Variable `ebpf:"unused_op"`
+	UnusedReplaced *ebpf.Variable `ebpf:"unused_replaced"`
+	UnusedSyscall  *ebpf.Variable `ebpf:"unused_syscall"`
 }
 
 // unlinksnoopPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadUnlinksnoopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type unlinksnoopPrograms struct {
-	RmdirEnter    *ebpf.Program `ebpf:"rmdir_enter"`
-	UnlinkEnter   *ebpf.Program `ebpf:"unlink_enter"`
-	UnlinkExit    *ebpf.Program `ebpf:"unlink_exit"`
-	UnlinkatEnter *ebpf.Program `ebpf:"unlinkat_enter"`
+	EbtTreeExit    *ebpf.Program `ebpf:"ebt_tree_exit"`
+	EbtTreeFork    *ebpf.Program `ebpf:"ebt_tree_fork"`
+	RenameEnter    *ebpf.Program `ebpf:"rename_enter"`
+	Renameat2Enter *ebpf.Program `ebpf:"renameat2_enter"`
+	RenameatEnter  *ebpf.Program `ebpf:"renameat_enter"`
+	RmdirEnter     *ebpf.Program `ebpf:"rmdir_enter"`
+	UnlinkEnter    *ebpf.Program `ebpf:"unlink_enter"`
+	UnlinkExit     *ebpf.Program `ebpf:"unlink_exit"`
+	UnlinkatEnter  *ebpf.Program `ebpf:"unlinkat_enter"`
 }
 
 func (p *unlinksnoopPrograms) Close() error {
 	return _UnlinksnoopClose(
+		p.EbtTreeExit,
+		p.EbtTreeFork,
+		p.RenameEnter,
+		p.Renameat2Enter,
+		p.RenameatEnter,
 		p.RmdirEnter,
 		p.UnlinkEnter,
 		p.UnlinkExit,

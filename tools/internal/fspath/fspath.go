@@ -1,85 +1,200 @@
 // Package fspath decodes the paths that bpf/include/path.bpf.h sends for
-// the file tools and puts them into output rows:
+// the file tools (a filesystem's device and a path inside it, plus the
+// argument as given) and renders them as host paths:
 //
-//	p, err := fspath.Decode(raw[hdr:], e.PathLen, e.ArgOff, e.PathFlags)
-//	p.SetText(row, colPath)   // absolute path with markers for what is missing
+//	p, err := fspath.Decode(raw, &e.Path)
+//	hp.Set(row, colPath, colArg, p) // "/srv/data/f", marked if unresolved
 package fspath
 
 import (
 	"errors"
+	"strconv"
+	"unsafe"
 
 	"github.com/ebtools/ebtools/output"
 )
 
 // Flags of a path (enum ebt_path_flag in bpf/include/path.h).
 const (
-	// DirCut: the directory was deeper than the kernel-side walk; the
-	// path lacks its top.
-	DirCut = 1 << 0
-	// Unresolved: the dirfd (or cwd) could not be resolved; the path is the
-	// argument as given.
-	Unresolved = 1 << 1
-	// Unreadable: the argument could not be read from the process.
-	Unreadable = 1 << 2
-	// ArgCut: the argument was PATH_MAX bytes or longer and was cut.
-	ArgCut = 1 << 3
+	DirCut     = uint32(typesEbtPathFlagEBT_PATH_DIR_CUT)
+	Unresolved = uint32(typesEbtPathFlagEBT_PATH_UNRESOLVED)
+	Unreadable = uint32(typesEbtPathFlagEBT_PATH_UNREADABLE)
+	ArgCut     = uint32(typesEbtPathFlagEBT_PATH_ARG_CUT)
+	Deleted    = uint32(typesEbtPathFlagEBT_PATH_DELETED)
+	Detached   = uint32(typesEbtPathFlagEBT_PATH_DETACHED)
+	Matched    = uint32(typesEbtPathFlagEBT_PATH_MATCHED)
+	NoName     = uint32(typesEbtPathFlagEBT_PATH_NO_NAME)
 )
 
-// Text markers for what a path lacks; JSON carries the flags as booleans.
+// Raw is struct ebt_path as it sits in an event.
+type Raw = typesEbtPath
+
+// Text markers for what a path lacks; JSON carries them as booleans.
 const (
 	markDirCut     = "..."
 	markArgCut     = "..."
 	markUnresolved = " (unresolved)"
 	markUnreadable = "(unreadable)"
+	markUnmounted  = " (not mounted on the host)"
+	// markDeleted is part of the path in text and JSON alike, as in
+	// /proc/PID/exe.
+	markDeleted = " (deleted)"
 )
 
 // Path is one decoded path. Its slices alias the event record.
 type Path struct {
-	// Full is the path as printed: absolute unless Unresolved or Unreadable.
-	Full []byte
-	// Arg is the path argument exactly as the process passed it.
+	// FS is the file's path inside its filesystem; for an unresolved
+	// argument, the start directory's.
+	FS []byte
+	// Arg is the path argument exactly as the process passed it (nil
+	// for paths that had none).
 	Arg   []byte
+	Dev   uint32
 	Flags uint32
 }
 
-var (
-	errLen    = errors.New("decode path: length beyond the record")
-	errArgOff = errors.New("decode path: argument offset beyond the path")
-)
+var errBounds = errors.New("decode path: beyond the record")
 
-// Decode returns the path of length n at the start of b whose argument
-// starts at argOff.
-func Decode(b []byte, n, argOff uint16, flags uint32) (Path, error) {
-	if int(n) > len(b) {
-		return Path{}, errLen
+// Decode returns the path p (a struct ebt_path inside raw) describes. A
+// zero p is an empty Path.
+func Decode[T any](raw []byte, p *T) (Path, error) {
+	if unsafe.Sizeof(*p) != unsafe.Sizeof(Raw{}) {
+		panic("fspath.Decode: not a struct ebt_path")
 	}
-	if argOff > n {
-		return Path{}, errArgOff
+	r := (*Raw)(unsafe.Pointer(p))
+	fs, err := slice(raw, r.Off, r.Len)
+	if err != nil {
+		return Path{}, err
 	}
-	return Path{Full: b[:n], Arg: b[argOff:n], Flags: flags}, nil
+	arg, err := slice(raw, r.ArgOff, r.ArgLen)
+	if err != nil {
+		return Path{}, err
+	}
+	return Path{FS: fs, Arg: arg, Dev: r.Dev, Flags: r.Flags}, nil
 }
 
-// Resolved reports whether Full is the absolute path the kernel used.
+func slice(raw []byte, off, n uint16) ([]byte, error) {
+	if off == 0 && n == 0 {
+		return nil, nil
+	}
+	if int(off)+int(n) > len(raw) {
+		return nil, errBounds
+	}
+	return raw[off : int(off)+int(n)], nil
+}
+
+// Empty reports a path the event does not have.
+func (p Path) Empty() bool { return p.FS == nil && p.Arg == nil && p.Flags == 0 }
+
+// Resolved reports whether the path is the file's, as the kernel used it.
 func (p Path) Resolved() bool { return p.Flags&(Unresolved|Unreadable) == 0 }
 
 // Truncated reports whether part of the path is missing.
 func (p Path) Truncated() bool { return p.Flags&(DirCut|ArgCut) != 0 }
 
-// Set puts the path into column col of r, marked in text for whatever is
-// missing or unresolved.
-func (p Path) Set(r *output.Row, col int) {
-	r.Str(col, p.Full, p.Flags&ArgCut != 0)
-	var pre, suf string
+// Host renders paths as host paths. Not safe for concurrent use.
+type Host struct {
+	mounts *Mounts
+	bufs   [4][]byte // one per path of a row
+}
+
+// NewHost returns a Host that maps filesystems with m.
+func NewHost(m *Mounts) *Host { return &Host{mounts: m} }
+
+// Set puts p into column col (text and JSON) of r as a host path, marked in
+// text for whatever is missing or unresolved. slot (0-3) picks the buffer,
+// distinct for each path of one row.
+func (h *Host) Set(r *output.Row, col, slot int, p Path) {
+	b, onHost := h.Append(h.bufs[slot][:0], p)
+	h.bufs[slot] = b
+	r.Str(col, b, false)
+	if pre, suf := marks(p, len(b), onHost); pre != "" || suf != "" {
+		r.Mark(col, pre, suf)
+	}
+}
+
+// Bytes returns what Set last put into column from slot, without markers.
+func (h *Host) Bytes(slot int) []byte { return h.bufs[slot] }
+
+// AppendText appends p as Set shows it in text: the host path with its
+// markers (not escaped: the formatter escapes the whole value).
+func (h *Host) AppendText(dst []byte, p Path) []byte {
+	start := len(dst)
+	b, onHost := h.Append(dst, p)
+	pre, suf := marks(p, len(b)-start, onHost)
+	if pre != "" {
+		b = append(b, pre...)
+		copy(b[start+len(pre):], b[start:len(b)-len(pre)])
+		copy(b[start:], pre)
+	}
+	return append(b, suf...)
+}
+
+// marks returns the text markers of p, rendered in n bytes.
+func marks(p Path, n int, onHost bool) (pre, suf string) {
 	if p.Flags&DirCut != 0 {
 		pre = markDirCut
 	}
 	switch {
-	case p.Flags&Unreadable != 0 && len(p.Full) == 0:
+	case p.Flags&Unreadable != 0 && n == 0:
 		suf = markUnreadable
-	case p.Flags&(Unresolved|Unreadable) != 0:
+	case !p.Resolved() && p.Flags&ArgCut != 0:
+		suf = markArgCut + markUnresolved
+	case !p.Resolved():
 		suf = markUnresolved
+	case !onHost:
+		suf = markUnmounted
 	}
-	if pre != "" || suf != "" {
-		r.Mark(col, pre, suf)
+	return pre, suf
+}
+
+// Append appends the host path of p to dst: the filesystem's mount point
+// on the host and the path inside it; for an unresolved argument, the start
+// directory's host path joined with the argument as given. It reports
+// whether the filesystem is mounted on the host (if not, the path inside
+// the filesystem is what is appended).
+func (h *Host) Append(dst []byte, p Path) ([]byte, bool) {
+	if p.Flags&Detached != 0 {
+		// memfd:NAME, anon_inode:...: the name is all there is.
+		if len(p.FS) > 0 && p.FS[0] == '/' {
+			dst = append(dst, p.FS[1:]...)
+		} else {
+			dst = append(dst, p.FS...)
+		}
+		if p.Flags&Deleted != 0 {
+			dst = append(dst, markDeleted...)
+		}
+		return dst, true
 	}
+	onHost := true
+	start := len(dst)
+	if p.FS != nil {
+		dst, onHost = h.mounts.Host(dst, p.Dev, p.FS)
+		if !onHost {
+			dst = append(dst, p.FS...)
+		}
+	}
+	if !p.Resolved() && len(p.Arg) > 0 {
+		// An absolute argument started at the root, "/" or a chroot's.
+		slash := len(dst) > start && dst[len(dst)-1] == '/'
+		switch {
+		case len(dst) == start:
+		case p.Arg[0] == '/' && slash:
+			dst = dst[:len(dst)-1]
+		case p.Arg[0] != '/' && !slash:
+			dst = append(dst, '/')
+		}
+		dst = append(dst, p.Arg...)
+	}
+	if p.Flags&Deleted != 0 {
+		dst = append(dst, markDeleted...)
+	}
+	return dst, onHost
+}
+
+// AppendDev appends a device in the kernel's encoding as "MAJOR:MINOR".
+func AppendDev(dst []byte, dev uint32) []byte {
+	dst = strconv.AppendUint(dst, uint64(dev>>20), 10)
+	dst = append(dst, ':')
+	return strconv.AppendUint(dst, uint64(dev&(1<<20-1)), 10)
 }

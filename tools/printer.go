@@ -1,11 +1,6 @@
 package tools
 
-import (
-	"context"
-
-	"github.com/ebtools/ebtools/output"
-	ebrt "github.com/ebtools/ebtools/runtime"
-)
+import "github.com/ebtools/ebtools/output"
 
 // Printer is the output half every event tool shares: a formatter, its
 // writer and one reusable row. Tools embed it in their handler.
@@ -28,28 +23,3 @@ func (p *Printer) Print() error { return p.Formatter.Write(p.Row) }
 
 // Flush implements runtime.Handler.
 func (p *Printer) Flush() error { return p.Out.Flush() }
-
-// EventHandler is a tool's event handler, with the header it prints.
-type EventHandler interface {
-	ebrt.Handler
-	Header() error
-}
-
-// Stream loads and attaches prog, prints h's header as soon as tracing
-// has begun and streams events to h until ctx ends or env's -d runs out.
-func Stream(ctx context.Context, env *Env, prog ebrt.Program, opts ebrt.Options, h EventHandler) error {
-	s, err := ebrt.Start(ctx, prog, opts)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	ctx, cancel := env.Traced(ctx)
-	defer cancel()
-	if err := h.Header(); err != nil {
-		return err
-	}
-	if err := h.Flush(); err != nil {
-		return err
-	}
-	return s.Run(ctx, h)
-}
