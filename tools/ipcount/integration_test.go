@@ -191,7 +191,9 @@ func mapMemory(t *testing.T, v *testutil.Veth) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var prog struct{ MapIDs []int `json:"map_ids"` }
+	var prog struct {
+		MapIDs []int `json:"map_ids"`
+	}
 	json.Unmarshal(out, &prog)
 	var sum uint64
 	for _, id := range prog.MapIDs {

@@ -107,11 +107,11 @@ func (r *Report) build(keys map[Key]Counts, top int, byBytes bool, buf []Row) []
 // summary and --cumulative): when it holds more than max, the smaller half
 // is forgotten, their packets staying in the totals and Other.
 type history struct {
-	keys                            map[Key]Counts
-	max                             int
-	ipv4, ipv6, nonIP, malformed    Counts
-	evicted, untracked              Counts
-	evictions                       uint64
+	keys                         map[Key]Counts
+	max                          int
+	ipv4, ipv6, nonIP, malformed Counts
+	evicted, untracked           Counts
+	evictions                    uint64
 }
 
 func newHistory(max int) *history { return &history{keys: map[Key]Counts{}, max: max} }

@@ -10,7 +10,6 @@ import (
 	"github.com/cilium/ebpf/asm"
 
 	"github.com/ebtools/ebtools/internal/testutil"
-
 )
 
 // frame builds an Ethernet frame: ethertype(s) after the MACs, then body.
