@@ -76,7 +76,7 @@ func final(t *testing.T, lines []string) map[string]jrow {
 // setup makes a veth pair into a namespace; the host end has 10.201.0.1
 // and fd01::1. IPv6 is off on the far end, so that nothing but the test's
 // frames arrives (no router solicitations or MLD reports).
-func setup(t *testing.T) *testutil.Veth {
+func setup(t testing.TB) *testutil.Veth {
 	t.Helper()
 	v := testutil.NewVeth(t)
 	testutil.IP(t, "-n", v.NS, "link", "set", v.Peer, "down")
@@ -90,7 +90,7 @@ func setup(t *testing.T) *testutil.Veth {
 }
 
 // run runs the generator in v's namespace: helper's flood or send.
-func run(t *testing.T, v *testutil.Veth, args ...string) string {
+func run(t testing.TB, v *testutil.Veth, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("ip", append([]string{"netns", "exec", v.NS, os.Args[0], args[0], v.Peer, v.HostMAC.String()}, args[1:]...)...)
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
