@@ -43,10 +43,11 @@ const volatile bool targ_dry_run = false;	/* count what would be dropped, pass i
 const volatile __u64 targ_rate_limit = 0;	/* packets per second per key; 0: off */
 
 /* Written by user space while the program runs. */
-volatile __u32 epoch = 1;		/* the interval; its parity picks the half */
+volatile __u32 epoch = 1;		/* the interval */
 volatile __u32 list_gen = 1;		/* the drop list's version; parity picks the trie */
-volatile __u32 list_uniform = 0;	/* bit 0 IPv4, bit 1 IPv6: no listed prefix is
-					 * longer than a key's, so a key has one verdict */
+/* Per family (IPv4, IPv6): list_gen if no listed prefix is longer than a
+ * key, so that a key has one verdict to keep in its slot; else 0. */
+volatile __u32 list_cache[2] = {0, 0};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -163,20 +164,14 @@ static __always_inline void claim(struct slot *s, __u64 a0, __u64 a1, __u64 w2)
 	k[0] = a0;
 	k[1] = a1;
 	k[2] = w2;
-	s->lgen = 0;
-	s->verdict = IPCOUNT_PASS;
+	s->vgen = 0;
 	s->votes = 0;
-	s->packets = 0;
-	s->bytes = 0;
-	s->list_packets = 0;
-	s->list_bytes = 0;
-	s->rate_packets = 0;
-	s->rate_bytes = 0;
+	__builtin_memset(s->c, 0, sizeof(s->c));
 }
 
 static __always_inline __u64 held(struct slot *s)
 {
-	return s->packets + s->list_packets + s->rate_packets;
+	return s->c[0].packets + s->c[1].packets + s->c[2].packets;
 }
 
 /*
@@ -215,10 +210,10 @@ static __always_inline struct slot *find_slow(struct slot *s, __u32 half, __u64 
 		return NULL;
 	/* The holder's counts leave the table for the totals. */
 	i = base + (v->key.flags & IPCOUNT_KEY_V6) * 3;
-	add(i + IPCOUNT_PASS, v->packets, v->bytes);
-	add(i + IPCOUNT_DROP_LIST, v->list_packets, v->list_bytes);
-	add(i + IPCOUNT_DROP_RATE, v->rate_packets, v->rate_bytes);
-	add(base + IPCOUNT_EVICTED, n, v->bytes + v->list_bytes + v->rate_bytes);
+	add(i + IPCOUNT_PASS, v->c[0].packets, v->c[0].bytes);
+	add(i + IPCOUNT_DROP_LIST, v->c[1].packets, v->c[1].bytes);
+	add(i + IPCOUNT_DROP_RATE, v->c[2].packets, v->c[2].bytes);
+	add(base + IPCOUNT_EVICTED, n, v->c[0].bytes + v->c[1].bytes + v->c[2].bytes);
 	add(base + IPCOUNT_EVICTIONS, 1, 0);
 	claim(v, a0, a1, w2);
 	return v;
@@ -257,8 +252,10 @@ static __always_inline __u32 verdict_of(struct xdp_md *ctx, struct slot *s, __u6
 	__u64 w0 = a0, w1 = a1;
 
 	if (targ_drop) {
-		if (s && s->lgen == list_gen && (list_uniform >> v6) & 1) {
-			verdict = s->verdict;
+		__u32 cache = list_cache[v6];
+
+		if (s && cache && s->vgen >> 2 == cache) {
+			verdict = s->vgen & 3;
 		} else {
 			/* The full address, for keys cut to a prefix. */
 			if (v6 && (targ_mask6_0 != ~0ULL || targ_mask6_1 != ~0ULL)) {
@@ -276,10 +273,8 @@ static __always_inline __u32 verdict_of(struct xdp_md *ctx, struct slot *s, __u6
 				w1 = 0xffff0000ULL | (__u64)ip->saddr << 32;
 			}
 			verdict = on_list(w0, w1);
-			if (s) {
-				s->verdict = verdict;
-				s->lgen = list_gen;
-			}
+			if (s)
+				s->vgen = cache << 2 | verdict;
 		}
 	}
 	if (targ_rate_limit && verdict == IPCOUNT_PASS && over_rate(a0, a1, w2))
@@ -294,35 +289,29 @@ static __always_inline __u32 verdict_of(struct xdp_md *ctx, struct slot *s, __u6
  */
 static __always_inline int count(struct xdp_md *ctx, __u64 a0, __u64 a1, __u64 w2)
 {
-	__u32 verdict = IPCOUNT_PASS, i, half, base;
+	__u32 verdict = IPCOUNT_PASS, i, hf, base, ep = epoch;
+	struct counts *c;
 	struct slot *s;
 	__u64 h, len;
 
 	/* The key's first choice; Fibonacci hashing, seeded per run. */
-	w2 |= (__u64)epoch << 32;
+	w2 |= (__u64)ep << 32;
 	h = (a0 ^ a1 ^ (w2 << 7) ^ targ_seed) * 0x9E3779B97F4A7C15ULL;
-	half = (__u32)(w2 >> 32 & 1) << targ_slot_bits;
-	i = half + (__u32)(h >> targ_slot_shift);
+	hf = (ep & 1) << targ_slot_bits;
+	i = hf + (__u32)(h >> targ_slot_shift);
 	s = bpf_map_lookup_elem(&slots, &i);
 	if (!s)
 		return XDP_PASS;
 	if (!holds(s, a0, a1, w2))
-		s = find_slow(s, half, h, a0, a1, w2);
+		s = find_slow(s, hf, h, a0, a1, w2);
 	if (targ_drop || targ_rate_limit)
 		verdict = verdict_of(ctx, s, a0, a1, w2);
 
 	len = (void *)(long)ctx->data_end - (void *)(long)ctx->data;
 	if (s) {
-		if (verdict == IPCOUNT_PASS) {
-			s->packets++;
-			s->bytes += len;
-		} else if (verdict == IPCOUNT_DROP_LIST) {
-			s->list_packets++;
-			s->list_bytes += len;
-		} else {
-			s->rate_packets++;
-			s->rate_bytes += len;
-		}
+		c = &s->c[verdict & 3];
+		c->packets++;
+		c->bytes += len;
 	} else {
 		base = (w2 >> 32 & 1) * IPCOUNT_NR_TOTALS;
 		total(base + IPCOUNT_UNTRACKED, len);

@@ -26,23 +26,22 @@ struct src_key {
  * current one is free. Only the kernel writes slots; user space reads the
  * half of the table of an interval that has ended.
  */
-struct slot {
-	struct src_key key;
-	/* The drop-list verdict for key, valid while lgen is list_gen. */
-	__u32 lgen;
-	__u32 verdict;
-	/* Packets of other keys that wanted this slot while it was full:
-	 * a key holding it is replaced when these reach 8x its packets. */
-	__u32 votes;
-	__u32 pad;
-	__u64 packets, bytes;		/* passed */
-	__u64 list_packets, list_bytes;	/* dropped (or would be): drop list */
-	__u64 rate_packets, rate_bytes;	/* dropped (or would be): --rate-limit */
-};
-
 struct counts {
 	__u64 packets;
 	__u64 bytes;
+};
+
+struct slot {
+	struct src_key key;
+	/* The drop-list verdict for key: (list generation << 2) | verdict,
+	 * valid while the generation is the one in force. */
+	__u32 vgen;
+	/* Packets of other keys that wanted this slot while it was full:
+	 * a key holding it is replaced when these reach 8x its packets. */
+	__u32 votes;
+	/* Passed, dropped by the drop list, dropped by --rate-limit (or that
+	 * would have been, --dry-run): indexed by enum ipcount_verdict. */
+	struct counts c[4];
 };
 
 /* rate: a rate-limited key's current one-second window. */

@@ -409,7 +409,7 @@ func TestReload(t *testing.T) {
 	hup("drop list reloaded")
 	arrive(map[string]int{"10.201.0.2": 0, "10.201.0.3": 1000})
 	write("10.201.0.3\n10.201.0.300\n")
-	hup("line 2: \"10.201.0.300\"")
+	hup(`line 2: \"10.201.0.300\"`)
 	if !strings.Contains(p.Stderr(), "the previous one stays in force") {
 		t.Errorf("stderr:\n%s", p.Stderr())
 	}

@@ -32,18 +32,11 @@ type ipcountRate struct {
 }
 
 type ipcountSlot struct {
-	_           structs.HostLayout
-	Key         ipcountSrcKey
-	Lgen        uint32
-	Verdict     uint32
-	Votes       uint32
-	Pad         uint32
-	Packets     uint64
-	Bytes       uint64
-	ListPackets uint64
-	ListBytes   uint64
-	RatePackets uint64
-	RateBytes   uint64
+	_     structs.HostLayout
+	Key   ipcountSrcKey
+	Vgen  uint32
+	Votes uint32
+	C     [4]ipcountCounts
 }
 
 type ipcountSrcKey struct {
@@ -66,8 +59,8 @@ const (
 	ipcountMapTotals        = "totals"
 	ipcountProgIpcount      = "ipcount"
 	ipcountVarEpoch         = "epoch"
+	ipcountVarListCache     = "list_cache"
 	ipcountVarListGen       = "list_gen"
-	ipcountVarListUniform   = "list_uniform"
 	ipcountVarTargBy        = "targ_by"
 	ipcountVarTargDrop      = "targ_drop"
 	ipcountVarTargDryRun    = "targ_dry_run"
@@ -142,8 +135,8 @@ type ipcountMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type ipcountVariableSpecs struct {
 	Epoch         *ebpf.VariableSpec `ebpf:"epoch"`
+	ListCache     *ebpf.VariableSpec `ebpf:"list_cache"`
 	ListGen       *ebpf.VariableSpec `ebpf:"list_gen"`
-	ListUniform   *ebpf.VariableSpec `ebpf:"list_uniform"`
 	TargBy        *ebpf.VariableSpec `ebpf:"targ_by"`
 	TargDrop      *ebpf.VariableSpec `ebpf:"targ_drop"`
 	TargDryRun    *ebpf.VariableSpec `ebpf:"targ_dry_run"`
@@ -199,8 +192,8 @@ func (m *ipcountMaps) Close() error {
 // It can be passed to loadIpcountObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ipcountVariables struct {
 	Epoch         *ebpf.Variable `ebpf:"epoch"`
+	ListCache     *ebpf.Variable `ebpf:"list_cache"`
 	ListGen       *ebpf.Variable `ebpf:"list_gen"`
-	ListUniform   *ebpf.Variable `ebpf:"list_uniform"`
 	TargBy        *ebpf.Variable `ebpf:"targ_by"`
 	TargDrop      *ebpf.Variable `ebpf:"targ_drop"`
 	TargDryRun    *ebpf.Variable `ebpf:"targ_dry_run"`

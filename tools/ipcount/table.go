@@ -99,7 +99,7 @@ type table struct {
 	tries         [2]*ebpf.Map
 	epochVar      *ebpf.Variable
 	genVar        *ebpf.Variable
-	uniformVar    *ebpf.Variable
+	cacheVar      *ebpf.Variable
 	slotBits      uint32
 	prefix4       int
 	prefix6       int
@@ -115,7 +115,7 @@ func newTable(coll *ebpf.Collection, slotBits uint32, prefix4, prefix6 int) *tab
 		slots: coll.Maps[ipcountMapSlots], totals: coll.Maps[ipcountMapTotals],
 		tries:    [2]*ebpf.Map{coll.Maps[ipcountMapDropA], coll.Maps[ipcountMapDropB]},
 		epochVar: coll.Variables[ipcountVarEpoch], genVar: coll.Variables[ipcountVarListGen],
-		uniformVar: coll.Variables[ipcountVarListUniform],
+		cacheVar: coll.Variables[ipcountVarListCache],
 		slotBits:   slotBits, prefix4: prefix4, prefix6: prefix6,
 		epoch: 1, gen: 1,
 	}
@@ -142,14 +142,19 @@ func (t *table) setList(l *dropList) error {
 			return fmt.Errorf("load drop list entry %s: %w", p, err)
 		}
 	}
-	// No cached verdict may outlive the switch: uniform off first.
-	if err := t.uniformVar.Set(uint32(0)); err != nil {
-		return fmt.Errorf("switch drop list: %w", err)
+	// A verdict kept in a slot names the list it came from; keys that
+	// hold sources with different verdicts keep none (0).
+	u := l.uniform(t.prefix4, t.prefix6)
+	cache := [2]uint32{}
+	for fam := range cache {
+		if u>>fam&1 != 0 {
+			cache[fam] = next
+		}
 	}
 	if err := t.genVar.Set(next); err != nil {
 		return fmt.Errorf("switch drop list: %w", err)
 	}
-	if err := t.uniformVar.Set(l.uniform(t.prefix4, t.prefix6)); err != nil {
+	if err := t.cacheVar.Set(cache); err != nil {
 		return fmt.Errorf("switch drop list: %w", err)
 	}
 	t.gen = next
@@ -227,7 +232,7 @@ func (t *table) readSlots(ended uint32, iv *interval) error {
 					continue
 				}
 				k := Key{Addr: s.Key.Addr, Proto: s.Key.Proto, V6: s.Key.Flags&keyV6 != 0, Dport: bits.ReverseBytes16(s.Key.Dport)} // network order
-				v := Counts{s.Packets, s.Bytes, s.ListPackets, s.ListBytes, s.RatePackets, s.RateBytes}
+				v := Counts{s.C[0].Packets, s.C[0].Bytes, s.C[1].Packets, s.C[1].Bytes, s.C[2].Packets, s.C[2].Bytes}
 				cur := iv.keys[k]
 				cur.add(v)
 				iv.keys[k] = cur
