@@ -93,6 +93,7 @@ type reporter struct {
 	rows        []Row
 	line, label []byte
 	onReport    func(interval, sinceStart *Report)
+	mono        func() uint64 // CLOCK_MONOTONIC ns, for the rows' time
 }
 
 func newReporter(cfg config, env *tools.Env, tab *table) *reporter {
@@ -101,7 +102,7 @@ func newReporter(cfg config, env *tools.Env, tab *table) *reporter {
 		cfg: cfg, format: env.Format, out: env.Out, tab: tab,
 		p:     tools.NewPrinter(env.Out, env.Format, columns(cfg, env.Format), output.Options{}),
 		hist:  newHistory(max(1<<16, 4*cfg.top)),
-		start: now, last: now,
+		start: now, last: now, mono: monotonicNs,
 	}
 }
 
@@ -165,7 +166,7 @@ func (r *reporter) print(rep *Report) error {
 			return err
 		}
 	}
-	ktime := monotonicNs()
+	ktime := r.mono()
 	for _, row := range rep.Top {
 		if err := r.row(rep, ktime, "source", &row.Key, row.Counts); err != nil {
 			return err
