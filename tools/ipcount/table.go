@@ -116,7 +116,7 @@ func newTable(coll *ebpf.Collection, slotBits uint32, prefix4, prefix6 int) *tab
 		tries:    [2]*ebpf.Map{coll.Maps[ipcountMapDropA], coll.Maps[ipcountMapDropB]},
 		epochVar: coll.Variables[ipcountVarEpoch], genVar: coll.Variables[ipcountVarListGen],
 		cacheVar: coll.Variables[ipcountVarListCache],
-		slotBits:   slotBits, prefix4: prefix4, prefix6: prefix6,
+		slotBits: slotBits, prefix4: prefix4, prefix6: prefix6,
 		epoch: 1, gen: 1,
 	}
 }
