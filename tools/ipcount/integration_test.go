@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 
 	"github.com/ebtools/ebtools/internal/testutil"
@@ -173,42 +174,60 @@ func TestFlood(t *testing.T) {
 	}
 }
 
-// mapMemory returns the memory of the maps of the XDP program on v.Host
-// (bpftool's memlock figure): fixed whatever the traffic.
+// mapMemory returns the memory the maps of the XDP program on v.Host
+// reserve (per-CPU arrays on every possible CPU, preallocated hash maps;
+// the drop list tries allocate per entry, and are empty here): fixed at
+// start, whatever the traffic.
 func mapMemory(t *testing.T, v *testutil.Veth) uint64 {
 	t.Helper()
-	out, err := exec.Command("bpftool", "-j", "net", "show", "dev", v.Host).Output()
-	if err != nil {
-		t.Fatalf("bpftool net show: %v", err)
+	out := testutil.IP(t, "-d", "-j", "link", "show", "dev", v.Host)
+	var links []struct {
+		XDP struct {
+			Prog struct{ ID int } `json:"prog"`
+		} `json:"xdp"`
 	}
-	var net []struct {
-		XDP []struct{ ID int } `json:"xdp"`
-	}
-	if err := json.Unmarshal(out, &net); err != nil || len(net) == 0 || len(net[0].XDP) == 0 {
+	if err := json.Unmarshal([]byte(out), &links); err != nil || len(links) == 0 || links[0].XDP.Prog.ID == 0 {
 		t.Fatalf("no XDP program in %s (%v)", out, err)
 	}
-	out, err = exec.Command("bpftool", "-j", "prog", "show", "id", strconv.Itoa(net[0].XDP[0].ID)).Output()
+	prog, err := ebpf.NewProgramFromID(ebpf.ProgramID(links[0].XDP.Prog.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var prog struct {
-		MapIDs []int `json:"map_ids"`
+	defer prog.Close()
+	info, err := prog.Info()
+	if err != nil {
+		t.Fatal(err)
 	}
-	json.Unmarshal(out, &prog)
+	ids, _ := info.MapIDs()
+	cpus, err := ebpf.PossibleCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var sum uint64
-	for _, id := range prog.MapIDs {
-		out, err := exec.Command("bpftool", "-j", "map", "show", "id", strconv.Itoa(id)).Output()
+	for _, id := range ids {
+		m, err := ebpf.NewMapFromID(id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var m struct {
-			Name    string
-			Bytes   uint64 `json:"bytes_memlock"`
-			Entries int    `json:"max_entries"`
+		mi, err := m.Info()
+		m.Close()
+		if err != nil {
+			t.Fatal(err)
 		}
-		json.Unmarshal(out, &m)
-		t.Logf("map %s: %d entries, %d KiB", m.Name, m.Entries, m.Bytes>>10)
-		sum += m.Bytes
+		n := uint64(mi.ValueSize) * uint64(mi.MaxEntries)
+		switch mi.Type {
+		case ebpf.PerCPUArray:
+			n *= uint64(cpus)
+		case ebpf.LRUHash:
+			n += uint64(mi.KeySize) * uint64(mi.MaxEntries)
+		case ebpf.LPMTrie:
+			n = 0
+		}
+		t.Logf("map %s: %v of %d entries, %d KiB", mi.Name, mi.Type, mi.MaxEntries, n>>10)
+		if mi.Name == "slots" && mi.MaxEntries != 2*4096 {
+			t.Errorf("slots map of %d entries, want 8192", mi.MaxEntries)
+		}
+		sum += n
 	}
 	return sum
 }
