@@ -175,17 +175,20 @@ static __always_inline __u64 held(struct slot *s)
 }
 
 /*
- * find_slow is find past the first choice: the second choice, a free slot,
- * or a takeover; NULL if the key stays untracked this time.
+ * find_slow is the lookup past a key's first choice: its second choice, a
+ * free slot, or a takeover; NULL if the key stays untracked this time. A
+ * function of its own, so that the first choice's path keeps its registers.
  */
-static __always_inline struct slot *find_slow(struct slot *s, __u32 half, __u64 h,
-					      __u64 a0, __u64 a1, __u64 w2)
+static __noinline struct slot *find_slow(struct src_key *k, struct slot *s, __u64 h)
 {
+	__u64 *kw = (__u64 *)k->addr, a0 = kw[0], a1 = kw[1], w2 = kw[2];
 	__u32 ep = w2 >> 32, base = (ep & 1) * IPCOUNT_NR_TOTALS;
-	__u32 i = half + (__u32)((h ^ (h >> 29)) & targ_slot_mask);
+	__u32 i = ((ep & 1) << targ_slot_bits) + (__u32)((h ^ (h >> 29)) & targ_slot_mask);
 	struct slot *s2, *v;
 	__u64 n;
 
+	if (!s)
+		return NULL;
 	s2 = bpf_map_lookup_elem(&slots, &i);
 	if (!s2)
 		return NULL;
@@ -243,42 +246,33 @@ static __always_inline void *l3_of(struct xdp_md *ctx)
 	return data + off;
 }
 
-/* verdict_of decides a packet's fate: drop list, then rate. */
-static __always_inline __u32 verdict_of(struct xdp_md *ctx, struct slot *s, __u64 a0, __u64 a1, __u64 w2)
+/*
+ * list_verdict looks the packet's full source address up in the drop list
+ * and keeps the verdict in s when keys have one (cache is then list_gen). A
+ * function of its own, off the path of a verdict already kept.
+ */
+static __noinline __u32 list_verdict(struct xdp_md *ctx, struct slot *s, __u64 a0, __u64 a1, __u32 cache_v6)
 {
-	__u32 verdict = IPCOUNT_PASS, v6 = (w2 >> 8) & 1;
+	__u32 verdict, v6 = cache_v6 & 1, cache = cache_v6 >> 1;
 	struct ipv6hdr *ip6;
 	struct iphdr *ip;
-	__u64 w0 = a0, w1 = a1;
 
-	if (targ_drop) {
-		__u32 cache = list_cache[v6];
-
-		if (s && cache && s->vgen >> 2 == cache) {
-			verdict = s->vgen & 3;
-		} else {
-			/* The full address, for keys cut to a prefix. */
-			if (v6 && (targ_mask6_0 != ~0ULL || targ_mask6_1 != ~0ULL)) {
-				ip6 = l3_of(ctx);
-				if (!ip6 || (void *)(ip6 + 1) > (void *)(long)ctx->data_end)
-					return IPCOUNT_PASS;
-				w0 = ip6->saddr.in6_u.u6_addr32[0] |
-				     (__u64)ip6->saddr.in6_u.u6_addr32[1] << 32;
-				w1 = ip6->saddr.in6_u.u6_addr32[2] |
-				     (__u64)ip6->saddr.in6_u.u6_addr32[3] << 32;
-			} else if (!v6 && targ_mask4 != ~0ULL) {
-				ip = l3_of(ctx);
-				if (!ip || (void *)(ip + 1) > (void *)(long)ctx->data_end)
-					return IPCOUNT_PASS;
-				w1 = 0xffff0000ULL | (__u64)ip->saddr << 32;
-			}
-			verdict = on_list(w0, w1);
-			if (s)
-				s->vgen = cache << 2 | verdict;
-		}
+	/* The full address, for keys cut to a prefix. */
+	if (v6 && (targ_mask6_0 != ~0ULL || targ_mask6_1 != ~0ULL)) {
+		ip6 = l3_of(ctx);
+		if (!ip6 || (void *)(ip6 + 1) > (void *)(long)ctx->data_end)
+			return IPCOUNT_PASS;
+		a0 = ip6->saddr.in6_u.u6_addr32[0] | (__u64)ip6->saddr.in6_u.u6_addr32[1] << 32;
+		a1 = ip6->saddr.in6_u.u6_addr32[2] | (__u64)ip6->saddr.in6_u.u6_addr32[3] << 32;
+	} else if (!v6 && targ_mask4 != ~0ULL) {
+		ip = l3_of(ctx);
+		if (!ip || (void *)(ip + 1) > (void *)(long)ctx->data_end)
+			return IPCOUNT_PASS;
+		a1 = 0xffff0000ULL | (__u64)ip->saddr << 32;
 	}
-	if (targ_rate_limit && verdict == IPCOUNT_PASS && over_rate(a0, a1, w2))
-		verdict = IPCOUNT_DROP_RATE;
+	verdict = on_list(a0, a1);
+	if (s)
+		s->vgen = cache << 2 | verdict;
 	return verdict;
 }
 
@@ -287,9 +281,9 @@ static __always_inline __u32 verdict_of(struct xdp_md *ctx, struct slot *s, __u6
  * Inlined once per family, so that an IPv4 key's constant first word costs
  * nothing.
  */
-static __always_inline int count(struct xdp_md *ctx, __u64 a0, __u64 a1, __u64 w2)
+static __always_inline int count(struct xdp_md *ctx, __u64 a0, __u64 a1, __u64 w2, __u32 v6)
 {
-	__u32 verdict = IPCOUNT_PASS, i, hf, base, ep = epoch;
+	__u32 verdict = IPCOUNT_PASS, i, base, ep = epoch;
 	struct counts *c;
 	struct slot *s;
 	__u64 h, len;
@@ -297,15 +291,29 @@ static __always_inline int count(struct xdp_md *ctx, __u64 a0, __u64 a1, __u64 w
 	/* The key's first choice; Fibonacci hashing, seeded per run. */
 	w2 |= (__u64)ep << 32;
 	h = (a0 ^ a1 ^ (w2 << 7) ^ targ_seed) * 0x9E3779B97F4A7C15ULL;
-	hf = (ep & 1) << targ_slot_bits;
-	i = hf + (__u32)(h >> targ_slot_shift);
+	i = ((ep & 1) << targ_slot_bits) + (__u32)(h >> targ_slot_shift);
 	s = bpf_map_lookup_elem(&slots, &i);
 	if (!s)
 		return XDP_PASS;
-	if (!holds(s, a0, a1, w2))
-		s = find_slow(s, hf, h, a0, a1, w2);
-	if (targ_drop || targ_rate_limit)
-		verdict = verdict_of(ctx, s, a0, a1, w2);
+	if (!holds(s, a0, a1, w2)) {
+		struct src_key k;
+		__u64 *kw = (__u64 *)k.addr;
+
+		kw[0] = a0;
+		kw[1] = a1;
+		kw[2] = w2;
+		s = find_slow(&k, s, h);
+	}
+	if (targ_drop) {
+		__u32 cache = list_cache[v6], vg = s ? s->vgen : 0;
+
+		if (cache && vg >> 2 == cache)
+			verdict = vg & 3;
+		else
+			verdict = list_verdict(ctx, s, a0, a1, cache << 1 | v6);
+	}
+	if (targ_rate_limit && verdict == IPCOUNT_PASS && over_rate(a0, a1, w2))
+		verdict = IPCOUNT_DROP_RATE;
 
 	len = (void *)(long)ctx->data_end - (void *)(long)ctx->data;
 	if (s) {
@@ -315,7 +323,7 @@ static __always_inline int count(struct xdp_md *ctx, __u64 a0, __u64 a1, __u64 w
 	} else {
 		base = (w2 >> 32 & 1) * IPCOUNT_NR_TOTALS;
 		total(base + IPCOUNT_UNTRACKED, len);
-		total(base + (w2 >> 8 & 1) * 3 + verdict, len);
+		total(base + v6 * 3 + verdict, len);
 	}
 	if (verdict != IPCOUNT_PASS && !targ_dry_run)
 		return XDP_DROP;
@@ -393,7 +401,7 @@ int ipcount(struct xdp_md *ctx)
 			if (w2 < 0)
 				goto malformed;
 		}
-		return count(ctx, 0, a1, w2);
+		return count(ctx, 0, a1, w2, 0);
 	}
 	if (proto == bpf_htons(ETH_P_IPV6)) {
 		ip6 = data + off;
@@ -435,7 +443,7 @@ int ipcount(struct xdp_md *ctx)
 			if (w2 < 0)
 				goto malformed;
 		}
-		return count(ctx, a0, a1, w2 | IPCOUNT_KEY_V6 << 8);
+		return count(ctx, a0, a1, w2 | IPCOUNT_KEY_V6 << 8, 1);
 	}
 	total((epoch & 1) * IPCOUNT_NR_TOTALS + IPCOUNT_NON_IP, end - data);
 	return XDP_PASS;

@@ -228,6 +228,16 @@ func (cfg *config) constants() (map[string]any, error) {
 	}, nil
 }
 
+// mapSizes sizes the slots for --max-entries, and the rate windows down to
+// one entry when there is no --rate-limit (an LRU map is preallocated).
+func (cfg *config) mapSizes() map[string]uint32 {
+	m := map[string]uint32{ipcountMapSlots: 2 << cfg.slotBits}
+	if cfg.rateLimit == 0 {
+		m[ipcountMapRates] = 1
+	}
+	return m
+}
+
 // Run implements tools.Tool.
 func (t *Tool) Run(ctx context.Context, c *cli.Context, env *tools.Env) error {
 	cfg, err := parseConfig(c)
@@ -256,7 +266,7 @@ func (t *Tool) Run(ctx context.Context, c *cli.Context, env *tools.Env) error {
 	var tab *table
 	opts := env.Runtime(consts, "")
 	opts.Interface, opts.XDPMode = cfg.iface, cfg.mode
-	opts.MapSizes = map[string]uint32{ipcountMapSlots: 2 << cfg.slotBits}
+	opts.MapSizes = cfg.mapSizes()
 	opts.Prepare = func(coll *ebpf.Collection) error {
 		tab = newTable(coll, cfg.slotBits, cfg.prefix4, cfg.prefix6)
 		return tab.setList(list)

@@ -85,7 +85,9 @@ func load(t testing.TB, args ...string) (*ebpf.Program, *table, config) {
 			t.Fatal(name, err)
 		}
 	}
-	spec.Maps[ipcountMapSlots].MaxEntries = 2 << cfg.slotBits
+	for name, n := range cfg.mapSizes() {
+		spec.Maps[name].MaxEntries = n
+	}
 	coll, err := ebpf.NewCollection(spec)
 	if err != nil {
 		t.Fatal(err)
