@@ -130,7 +130,7 @@ type result struct {
 func run() error {
 	rounds := flag.Int("rounds", 3, "interleaved rounds; medians are reported")
 	outDir := flag.String("out", "results", "folder for the Markdown report")
-	only := flag.String("only", "", "run only this workload (openclose, exec, unlink, tcp)")
+	only := flag.String("only", "", "run only this workload (openclose, exec, unlink, tcp, ipcount)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("run as root: the tracers load BPF programs")
@@ -207,6 +207,13 @@ func run() error {
 		}
 	}
 	report.WriteString("\n" + micro)
+	if *only == "" || *only == "ipcount" {
+		ipc, err := ipcountBench()
+		if err != nil {
+			return err
+		}
+		report.WriteString("\n" + ipc)
+	}
 	fmt.Print(report.String())
 	if err := os.MkdirAll(*outDir, 0o755); err != nil {
 		return err

@@ -1,14 +1,26 @@
 // Package ipcount counts packets and bytes per source address (IPv4 and
-// IPv6) arriving on a network interface, with an XDP program that only
-// observes, and prints the top talkers every interval.
+// IPv6), prefix or source and port, arriving on a network interface, with an
+// XDP program, prints the top talkers every interval, and on request drops
+// sources on a list or above a rate.
 //
-//	ebtools ipcount [-i SECONDS] [-n TOP] [--sort packets|bytes] [--cumulative] IFACE
+//	ebtools ipcount [-i SECONDS] [-n TOP] [--prefix4 LEN] [--by proto|dport] [--drop CIDR] [--rate-limit PPS] IFACE
 package ipcount
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/bits"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/urfave/cli/v2"
 
 	ebrt "github.com/ebtools/ebtools/runtime"
@@ -18,35 +30,53 @@ import (
 func init() { tools.Register(&Tool{}) }
 
 // Tool is the ipcount subcommand.
-type Tool struct{}
+type Tool struct {
+	// OnReport, if set before Run, receives every interval's report and
+	// the report since start (for a metrics exporter). It must not keep
+	// them past its return.
+	OnReport func(interval, sinceStart *Report)
+}
 
 // Name implements tools.Tool.
 func (*Tool) Name() string { return "ipcount" }
 
 // Usage implements tools.Tool.
-func (*Tool) Usage() string { return "Count packets and bytes per source IP on an interface (XDP)" }
+func (*Tool) Usage() string {
+	return "Count packets and bytes per source IP on an interface, optionally drop (XDP)"
+}
 
 // ArgsUsage implements tools.WithArgs.
 func (*Tool) ArgsUsage() string { return "IFACE" }
 
 // Examples implements tools.Tool.
 func (*Tool) Examples() string {
-	return `ebtools ipcount eth1                 # top 10 sources every 2 seconds
-ebtools ipcount -i 1 -n 20 eth1      # top 20 every second
-ebtools ipcount --sort bytes eth1    # top talkers by bytes
-ebtools ipcount --cumulative eth1    # totals since start instead of rates
-ebtools ipcount --mode generic eth1  # force generic (SKB) XDP
-ebtools -o json -d 60 ipcount eth1   # one JSON object per interval, for a minute`
+	return `ebtools ipcount eth1                        # top 10 sources every 2 seconds
+ebtools ipcount -i 1 -n 20 eth1             # top 20 every second
+ebtools ipcount --prefix4 24 --prefix6 48 eth1   # per network
+ebtools ipcount --by dport eth1             # per source and destination port
+ebtools ipcount --drop 203.0.113.0/24 eth1  # drop a network, count the rest
+ebtools ipcount --drop-file block.txt eth1  # drop list reread on SIGHUP
+ebtools ipcount --rate-limit 1000 eth1      # drop what a source sends past 1000 packets/s
+ebtools ipcount --dry-run --rate-limit 1000 eth1  # show what would be dropped
+ebtools -o json -d 60 ipcount eth1          # JSON rows every interval, for a minute`
 }
 
 // Flags implements tools.Tool.
 func (*Tool) Flags() []cli.Flag {
 	return []cli.Flag{
-		&cli.Float64Flag{Name: "interval", Aliases: []string{"i"}, Value: 2, Usage: "print every `SECONDS`"},
-		&cli.IntFlag{Name: "top", Aliases: []string{"n"}, Value: 10, Usage: "print the top `N` sources"},
-		&cli.StringFlag{Name: "sort", Value: "packets", Usage: "rank sources by packets or bytes"},
-		&cli.BoolFlag{Name: "cumulative", Usage: "totals since start instead of per-interval counts"},
-		&cli.IntFlag{Name: "max-entries", Value: 65536, Usage: "sources tracked at once (LRU: the least recent are evicted)"},
+		&cli.Float64Flag{Name: "interval", Aliases: []string{"i"}, Value: 2, Usage: "print every `SECONDS` (0.01 to 86400)"},
+		&cli.IntFlag{Name: "top", Aliases: []string{"n"}, Value: 10, Usage: "print the top `N` rows (1 to 100000)"},
+		&cli.StringFlag{Name: "sort", Value: "packets", Usage: "rank rows by packets or bytes (passed and dropped)"},
+		&cli.BoolFlag{Name: "cumulative", Usage: "counts since start instead of per interval"},
+		&cli.IntFlag{Name: "max-entries", Value: 4096, Usage: "table slots per interval and CPU, `N` (64 to 1048576, rounded up to a power of two); a full table keeps the biggest sources, the rest count in OTHER"},
+		&cli.IntFlag{Name: "prefix4", Value: 32, Usage: "count IPv4 sources by network of `LEN` bits (0 to 32)"},
+		&cli.IntFlag{Name: "prefix6", Value: 128, Usage: "count IPv6 sources by network of `LEN` bits (0 to 128)"},
+		&cli.StringFlag{Name: "by", Usage: "also break rows down by `proto` (IP protocol) or dport (protocol and TCP/UDP destination port)"},
+		&cli.StringSliceFlag{Name: "drop", Usage: "drop packets from `CIDR` (repeatable; IPv4 or IPv6 prefix or address)"},
+		&cli.StringFlag{Name: "drop-file", Usage: "drop packets from the prefixes in `PATH` (one per line, # comments), reread on SIGHUP"},
+		&cli.IntFlag{Name: "rate-limit", Usage: "drop what a source (or prefix) sends past `PPS` packets in each one-second window (fixed window from its first packet; a burst of PPS passes at once); 0: off"},
+		&cli.BoolFlag{Name: "dry-run", Usage: "drop nothing; count and show what --drop/--rate-limit would drop"},
+		&cli.BoolFlag{Name: "force", Usage: "drop even if the list covers a peer this machine is reached from on IFACE"},
 		&cli.StringFlag{Name: "mode", Value: ebrt.XDPAuto, Usage: "XDP mode: auto, native or generic"},
 	}
 }
@@ -61,32 +91,65 @@ func (*Tool) Program() ebrt.Program {
 	}
 }
 
+// Breakdowns of --by.
+const (
+	bySource = iota
+	byProto
+	byDport
+)
+
 type config struct {
 	iface      string
 	interval   time.Duration
 	top        int
 	byBytes    bool
 	cumulative bool
-	maxEntries uint32
+	slotBits   uint32
+	prefix4    int
+	prefix6    int
+	by         uint32
+	drop       []string
+	dropFile   string
+	rateLimit  uint64
+	dryRun     bool
+	force      bool
 	mode       string
+}
+
+// dropping reports whether anything may be dropped (or would be).
+func (c *config) dropping() bool {
+	return len(c.drop) > 0 || c.dropFile != "" || c.rateLimit > 0
+}
+
+func intIn(c *cli.Context, name string, lo, hi int) (int, error) {
+	n := c.Int(name)
+	if n < lo || n > hi {
+		return 0, tools.Usagef("--%s %d: want %d to %d", name, n, lo, hi)
+	}
+	return n, nil
 }
 
 func parseConfig(c *cli.Context) (config, error) {
 	cfg := config{
-		interval:   time.Duration(c.Float64("interval") * float64(time.Second)),
-		top:        c.Int("top"),
 		cumulative: c.Bool("cumulative"),
 		mode:       c.String("mode"),
+		drop:       c.StringSlice("drop"),
+		dropFile:   c.String("drop-file"),
+		dryRun:     c.Bool("dry-run"),
+		force:      c.Bool("force"),
 	}
 	if c.NArg() != 1 {
 		return cfg, tools.Usagef("want one interface name, as in: ebtools ipcount eth1")
 	}
 	cfg.iface = c.Args().First()
-	if cfg.interval < 10*time.Millisecond {
-		return cfg, tools.Usagef("-i/--interval %v: want at least 0.01 seconds", c.Float64("interval"))
+	secs := c.Float64("interval")
+	if math.IsNaN(secs) || secs < 0.01 || secs > 86400 {
+		return cfg, tools.Usagef("-i/--interval %v: want 0.01 to 86400 seconds", secs)
 	}
-	if cfg.top < 1 {
-		return cfg, tools.Usagef("-n/--top %d: want at least 1", cfg.top)
+	cfg.interval = time.Duration(secs * float64(time.Second))
+	var err error
+	if cfg.top, err = intIn(c, "top", 1, 100000); err != nil {
+		return cfg, err
 	}
 	switch c.String("sort") {
 	case "packets":
@@ -95,10 +158,33 @@ func parseConfig(c *cli.Context) (config, error) {
 	default:
 		return cfg, tools.Usagef("--sort %q: want packets or bytes", c.String("sort"))
 	}
-	if n := c.Int("max-entries"); n < 1 || n > 1<<24 {
-		return cfg, tools.Usagef("--max-entries %d: want 1 to %d", n, 1<<24)
-	} else {
-		cfg.maxEntries = uint32(n)
+	n, err := intIn(c, "max-entries", 64, 1<<20)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.slotBits = uint32(bits.Len(uint(n - 1)))
+	if cfg.prefix4, err = intIn(c, "prefix4", 0, 32); err != nil {
+		return cfg, err
+	}
+	if cfg.prefix6, err = intIn(c, "prefix6", 0, 128); err != nil {
+		return cfg, err
+	}
+	switch c.String("by") {
+	case "":
+	case "proto":
+		cfg.by = byProto
+	case "dport":
+		cfg.by = byDport
+	default:
+		return cfg, tools.Usagef("--by %q: want proto or dport", c.String("by"))
+	}
+	rl, err := intIn(c, "rate-limit", 0, math.MaxUint32)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.rateLimit = uint64(rl)
+	if cfg.dryRun && !cfg.dropping() {
+		return cfg, tools.Usagef("--dry-run: nothing to drop without --drop, --drop-file or --rate-limit")
 	}
 	switch cfg.mode {
 	case ebrt.XDPAuto, ebrt.XDPNative, ebrt.XDPGeneric:
@@ -108,15 +194,83 @@ func parseConfig(c *cli.Context) (config, error) {
 	return cfg, nil
 }
 
+// mask returns the 16-byte mask of a prefix of n bits of an IPv6 address
+// (IPv4: of its v4-mapped form, n counted from bit 96) as two words in
+// memory order, as the program compares them.
+func mask(n int) (w0, w1 uint64) {
+	var m [16]byte
+	for i := 0; i < n; i++ {
+		m[i/8] |= 0x80 >> (i % 8)
+	}
+	return binary.LittleEndian.Uint64(m[:8]), binary.LittleEndian.Uint64(m[8:])
+}
+
+// constants returns the program's settings for cfg.
+func (cfg *config) constants() (map[string]any, error) {
+	var seed [8]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		return nil, fmt.Errorf("read random seed: %w", err)
+	}
+	_, m4 := mask(96 + cfg.prefix4)
+	m60, m61 := mask(cfg.prefix6)
+	return map[string]any{
+		"targ_slot_bits":  cfg.slotBits,
+		"targ_slot_shift": 64 - cfg.slotBits,
+		"targ_slot_mask":  uint32(1)<<cfg.slotBits - 1,
+		"targ_seed":       binary.LittleEndian.Uint64(seed[:]),
+		"targ_mask4":      m4,
+		"targ_mask6_0":    m60,
+		"targ_mask6_1":    m61,
+		"targ_by":         cfg.by,
+		"targ_drop":       len(cfg.drop) > 0 || cfg.dropFile != "",
+		"targ_dry_run":    cfg.dryRun,
+		"targ_rate_limit": cfg.rateLimit,
+	}, nil
+}
+
+// mapSizes sizes the slots for --max-entries, and the rate windows down to
+// one entry when there is no --rate-limit (an LRU map is preallocated).
+func (cfg *config) mapSizes() map[string]uint32 {
+	m := map[string]uint32{ipcountMapSlots: 2 << cfg.slotBits}
+	if cfg.rateLimit == 0 {
+		m[ipcountMapRates] = 1
+	}
+	return m
+}
+
 // Run implements tools.Tool.
 func (t *Tool) Run(ctx context.Context, c *cli.Context, env *tools.Env) error {
 	cfg, err := parseConfig(c)
 	if err != nil {
 		return err
 	}
-	opts := env.Runtime(nil, "")
+	list, err := cfg.loadList()
+	if err != nil {
+		return err
+	}
+	ifi, err := net.InterfaceByName(cfg.iface)
+	if err != nil {
+		return fmt.Errorf("attach XDP: no network interface %q", cfg.iface)
+	}
+	if err := list.checkReach(ifi, cfg.force, env.Log); err != nil {
+		return err
+	}
+	if cfg.dropping() {
+		// The first line on stderr: what will be dropped, where.
+		env.Log.Warn(cfg.announce(list))
+	}
+	consts, err := cfg.constants()
+	if err != nil {
+		return err
+	}
+	var tab *table
+	opts := env.Runtime(consts, "")
 	opts.Interface, opts.XDPMode = cfg.iface, cfg.mode
-	opts.MapSizes = map[string]uint32{ipcountMapSources: cfg.maxEntries}
+	opts.MapSizes = cfg.mapSizes()
+	opts.Prepare = func(coll *ebpf.Collection) error {
+		tab = newTable(coll, cfg.slotBits, cfg.prefix4, cfg.prefix6)
+		return tab.setList(list)
+	}
 	s, err := ebrt.Start(ctx, t.Program(), opts)
 	if err != nil {
 		return err
@@ -124,17 +278,74 @@ func (t *Tool) Run(ctx context.Context, c *cli.Context, env *tools.Env) error {
 	defer s.Close()
 	ctx, cancel := env.Traced(ctx)
 	defer cancel()
-	r := newReporter(cfg, env, s.Map(ipcountMapFast), s.Map(ipcountMapSources), s.Map(ipcountMapTotals))
+	hup := make(chan os.Signal, 1)
+	if cfg.dropFile != "" {
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+	}
+	r := newReporter(cfg, env, tab)
+	r.onReport = t.OnReport
 	tick := time.NewTicker(cfg.interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return r.report(true)
+		case <-hup:
+			t.reload(&cfg, tab, ifi, env)
 		case <-tick.C:
 			if err := r.report(false); err != nil {
 				return err
 			}
+			if err := stillThere(ifi); err != nil {
+				return err
+			}
 		}
 	}
+}
+
+// reload rereads --drop-file; a bad file leaves the list in force.
+func (t *Tool) reload(cfg *config, tab *table, ifi *net.Interface, env *tools.Env) {
+	list, err := cfg.loadList()
+	if err == nil {
+		err = list.checkReach(ifi, cfg.force, env.Log)
+	}
+	if err == nil {
+		err = tab.setList(list)
+	}
+	if err != nil {
+		env.Log.Error("drop list not reloaded, the previous one stays in force", "error", strings.TrimPrefix(err.Error(), tools.ErrUsage.Error()+": "))
+		return
+	}
+	env.Log.Warn("drop list reloaded", "file", cfg.dropFile, "prefixes", list.len(), "interface", cfg.iface)
+}
+
+// stillThere fails once the interface ipcount is attached to is deleted
+// (the kernel has then detached the program).
+func stillThere(ifi *net.Interface) error {
+	cur, err := net.InterfaceByIndex(ifi.Index)
+	if err != nil || cur.Name != ifi.Name {
+		return fmt.Errorf("interface %s is gone", ifi.Name)
+	}
+	return nil
+}
+
+// announce says what will be dropped (or would be, with --dry-run).
+func (cfg *config) announce(l *dropList) string {
+	var what []string
+	if n := l.len(); n > 0 || cfg.dropFile != "" {
+		what = append(what, fmt.Sprintf("packets from %d listed prefixes (%s)", n, l.summary(3)))
+	}
+	if cfg.rateLimit > 0 {
+		unit := "source"
+		if cfg.prefix4 < 32 || cfg.prefix6 < 128 {
+			unit = fmt.Sprintf("/%d or /%d network", cfg.prefix4, cfg.prefix6)
+		}
+		what = append(what, fmt.Sprintf("what each %s sends past %d packets in a second", unit, cfg.rateLimit))
+	}
+	verb := "dropping"
+	if cfg.dryRun {
+		verb = "dry run, nothing dropped; would drop"
+	}
+	return fmt.Sprintf("%s on %s: %s", verb, cfg.iface, strings.Join(what, ", and "))
 }

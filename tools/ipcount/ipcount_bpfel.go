@@ -19,26 +19,59 @@ type ipcountCounts struct {
 	Bytes   uint64
 }
 
-type ipcountSlot struct {
-	_       structs.HostLayout
-	Src     ipcountSource
-	Packets uint64
-	Bytes   uint64
+type ipcountLpmKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Addr      [16]uint8
 }
 
-type ipcountSource struct {
-	_    structs.HostLayout
-	Addr [16]uint8
+type ipcountRate struct {
+	_       structs.HostLayout
+	Start   uint64
+	Packets uint64
+}
+
+type ipcountSlot struct {
+	_     structs.HostLayout
+	Key   ipcountSrcKey
+	Vgen  uint32
+	Votes uint32
+	C     [4]ipcountCounts
+}
+
+type ipcountSrcKey struct {
+	_     structs.HostLayout
+	Addr  [16]uint8
+	Proto uint8
+	Flags uint8
+	Dport uint16
+	Epoch uint32
 }
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	ipcountMapFast     = "fast"
-	ipcountMapSources  = "sources"
-	ipcountMapTotals   = "totals"
-	ipcountProgIpcount = "ipcount"
+	ipcountMapDropA         = "drop_a"
+	ipcountMapDropB         = "drop_b"
+	ipcountMapRates         = "rates"
+	ipcountMapSlots         = "slots"
+	ipcountMapTotals        = "totals"
+	ipcountProgIpcount      = "ipcount"
+	ipcountVarEpoch         = "epoch"
+	ipcountVarListCache     = "list_cache"
+	ipcountVarListGen       = "list_gen"
+	ipcountVarTargBy        = "targ_by"
+	ipcountVarTargDrop      = "targ_drop"
+	ipcountVarTargDryRun    = "targ_dry_run"
+	ipcountVarTargMask4     = "targ_mask4"
+	ipcountVarTargMask60    = "targ_mask6_0"
+	ipcountVarTargMask61    = "targ_mask6_1"
+	ipcountVarTargRateLimit = "targ_rate_limit"
+	ipcountVarTargSeed      = "targ_seed"
+	ipcountVarTargSlotBits  = "targ_slot_bits"
+	ipcountVarTargSlotMask  = "targ_slot_mask"
+	ipcountVarTargSlotShift = "targ_slot_shift"
 )
 
 // loadIpcount returns the embedded CollectionSpec for ipcount.
@@ -90,15 +123,31 @@ type ipcountProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type ipcountMapSpecs struct {
-	Fast    *ebpf.MapSpec `ebpf:"fast"`
-	Sources *ebpf.MapSpec `ebpf:"sources"`
-	Totals  *ebpf.MapSpec `ebpf:"totals"`
+	DropA  *ebpf.MapSpec `ebpf:"drop_a"`
+	DropB  *ebpf.MapSpec `ebpf:"drop_b"`
+	Rates  *ebpf.MapSpec `ebpf:"rates"`
+	Slots  *ebpf.MapSpec `ebpf:"slots"`
+	Totals *ebpf.MapSpec `ebpf:"totals"`
 }
 
 // ipcountVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type ipcountVariableSpecs struct {
+	Epoch         *ebpf.VariableSpec `ebpf:"epoch"`
+	ListCache     *ebpf.VariableSpec `ebpf:"list_cache"`
+	ListGen       *ebpf.VariableSpec `ebpf:"list_gen"`
+	TargBy        *ebpf.VariableSpec `ebpf:"targ_by"`
+	TargDrop      *ebpf.VariableSpec `ebpf:"targ_drop"`
+	TargDryRun    *ebpf.VariableSpec `ebpf:"targ_dry_run"`
+	TargMask4     *ebpf.VariableSpec `ebpf:"targ_mask4"`
+	TargMask60    *ebpf.VariableSpec `ebpf:"targ_mask6_0"`
+	TargMask61    *ebpf.VariableSpec `ebpf:"targ_mask6_1"`
+	TargRateLimit *ebpf.VariableSpec `ebpf:"targ_rate_limit"`
+	TargSeed      *ebpf.VariableSpec `ebpf:"targ_seed"`
+	TargSlotBits  *ebpf.VariableSpec `ebpf:"targ_slot_bits"`
+	TargSlotMask  *ebpf.VariableSpec `ebpf:"targ_slot_mask"`
+	TargSlotShift *ebpf.VariableSpec `ebpf:"targ_slot_shift"`
 }
 
 // ipcountObjects contains all objects after they have been loaded into the kernel.
@@ -121,15 +170,19 @@ func (o *ipcountObjects) Close() error {
 //
 // It can be passed to loadIpcountObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ipcountMaps struct {
-	Fast    *ebpf.Map `ebpf:"fast"`
-	Sources *ebpf.Map `ebpf:"sources"`
-	Totals  *ebpf.Map `ebpf:"totals"`
+	DropA  *ebpf.Map `ebpf:"drop_a"`
+	DropB  *ebpf.Map `ebpf:"drop_b"`
+	Rates  *ebpf.Map `ebpf:"rates"`
+	Slots  *ebpf.Map `ebpf:"slots"`
+	Totals *ebpf.Map `ebpf:"totals"`
 }
 
 func (m *ipcountMaps) Close() error {
 	return _IpcountClose(
-		m.Fast,
-		m.Sources,
+		m.DropA,
+		m.DropB,
+		m.Rates,
+		m.Slots,
 		m.Totals,
 	)
 }
@@ -138,6 +191,20 @@ func (m *ipcountMaps) Close() error {
 //
 // It can be passed to loadIpcountObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ipcountVariables struct {
+	Epoch         *ebpf.Variable `ebpf:"epoch"`
+	ListCache     *ebpf.Variable `ebpf:"list_cache"`
+	ListGen       *ebpf.Variable `ebpf:"list_gen"`
+	TargBy        *ebpf.Variable `ebpf:"targ_by"`
+	TargDrop      *ebpf.Variable `ebpf:"targ_drop"`
+	TargDryRun    *ebpf.Variable `ebpf:"targ_dry_run"`
+	TargMask4     *ebpf.Variable `ebpf:"targ_mask4"`
+	TargMask60    *ebpf.Variable `ebpf:"targ_mask6_0"`
+	TargMask61    *ebpf.Variable `ebpf:"targ_mask6_1"`
+	TargRateLimit *ebpf.Variable `ebpf:"targ_rate_limit"`
+	TargSeed      *ebpf.Variable `ebpf:"targ_seed"`
+	TargSlotBits  *ebpf.Variable `ebpf:"targ_slot_bits"`
+	TargSlotMask  *ebpf.Variable `ebpf:"targ_slot_mask"`
+	TargSlotShift *ebpf.Variable `ebpf:"targ_slot_shift"`
 }
 
 // ipcountPrograms contains all programs after they have been loaded into the kernel.

@@ -2,11 +2,8 @@ package ipcount
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"net/netip"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,76 +12,85 @@ import (
 	"github.com/ebtools/ebtools/tools"
 )
 
-func addr(s string) [16]byte { return netip.MustParseAddr(s).As16() }
+func key(s string, proto uint8, dport uint16) Key {
+	a := netip.MustParseAddr(s)
+	return Key{Addr: a.As16(), V6: a.Is6(), Proto: proto, Dport: dport}
+}
 
-func v4mapped(s string) [16]byte { return netip.AddrFrom16(netip.MustParseAddr(s).As16()).As16() }
+// testInterval is an interval of known traffic: three keys, one of them
+// dropped, and frames that are not from a source.
+func testInterval() *interval {
+	iv := &interval{keys: map[Key]Counts{
+		key("10.201.0.0", 17, 53):  {Packets: 10000, Bytes: 600000},
+		key("203.0.113.0", 6, 443): {ListPackets: 700, ListBytes: 42000},
+		key("fd01::", 17, 53):      {Packets: 300, Bytes: 24000, RatePackets: 50, RateBytes: 4000},
+	}, nonIP: Counts{Packets: 12, Bytes: 720}, malformed: Counts{Packets: 1, Bytes: 20},
+		evicted: Counts{Packets: 5, Bytes: 300}, evictions: 2, untracked: Counts{Packets: 7, Bytes: 420}}
+	iv.ipv4 = Counts{Packets: 10012, Bytes: 600720, ListPackets: 700, ListBytes: 42000}
+	iv.ipv6 = Counts{Packets: 300, Bytes: 24000, RatePackets: 50, RateBytes: 4000}
+	return iv
+}
+
+func TestReportBuild(t *testing.T) {
+	iv := testInterval()
+	r := Report{IPv4: iv.ipv4, IPv6: iv.ipv6, NonIP: iv.nonIP, Malformed: iv.malformed}
+	r.build(iv.keys, 2, false, nil)
+	if len(r.Top) != 2 || r.Top[0].Key != key("10.201.0.0", 17, 53) || r.Top[1].Key != key("203.0.113.0", 6, 443) {
+		t.Fatalf("top %+v", r.Top)
+	}
+	// OTHER is every IP packet not in the top rows: the third key and the
+	// 12 packets of untracked or evicted keys.
+	if want := (Counts{Packets: 312, Bytes: 24720, RatePackets: 50, RateBytes: 4000}); r.Other != want {
+		t.Errorf("other %+v, want %+v", r.Other, want)
+	}
+	if r.Total.AllPackets() != 10012+700+300+50+12+1 || r.Sources != 3 {
+		t.Errorf("total %+v, sources %d", r.Total, r.Sources)
+	}
+}
+
+func TestHistoryBounded(t *testing.T) {
+	h := newHistory(4)
+	for i := 0; i < 3; i++ {
+		iv := &interval{keys: map[Key]Counts{}}
+		for j := 0; j < 5; j++ {
+			iv.keys[key(netip.AddrFrom4([4]byte{10, 0, byte(i), byte(j)}).String(), 0, 0)] = Counts{Packets: uint64(1 + j)}
+		}
+		iv.keys[key("10.9.9.9", 0, 0)] = Counts{Packets: 1000}
+		h.add(iv)
+	}
+	if len(h.keys) > 4 || h.keys[key("10.9.9.9", 0, 0)].Packets != 3000 {
+		t.Errorf("history %v", h.keys)
+	}
+}
 
 func TestReportGolden(t *testing.T) {
-	st := status{
-		now:     time.Date(2026, 11, 22, 3, 4, 5, 0, time.UTC),
-		elapsed: 2 * time.Second,
-		sources: 3,
-		evicted: 1,
-		totals:  [numTotals]counts{totalNonIP: {12, 720}, totalMalformed: {1, 20}},
-		sum:     counts{30000, 2420000},
-	}
-	top := []row{
-		{v4mapped("10.201.0.2"), counts{10000, 740000}},
-		{addr("fd01::2"), counts{10000, 940000}},
-	}
 	for _, format := range []output.Format{output.Text, output.JSON} {
 		name := map[output.Format]string{output.Text: "text", output.JSON: "json"}[format]
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
 			env := &tools.Env{Out: output.NewWriter(&buf), Format: format}
-			r := newReporter(config{iface: "veth-x", top: 10}, env, nil, nil, nil)
-			var err error
-			if format == output.JSON {
-				err = r.printJSON(st, top)
-				if !json.Valid(bytes.TrimSpace(buf.Bytes())) && buf.Len() > 0 {
-					t.Errorf("invalid JSON %s", buf.Bytes())
-				}
-			} else {
-				err = r.printText(st, top)
-			}
+			cfg, err := testutil.Parse(t, (&Tool{}).Flags(), []string{"--prefix4", "24", "--prefix6", "64", "--by", "dport", "--drop", "203.0.113.0/24", "--rate-limit", "100", "veth-x"}, parseConfig)
 			if err != nil {
 				t.Fatal(err)
 			}
+			r := newReporter(cfg, env, nil)
+			r.p = tools.NewPrinter(env.Out, format, columns(cfg, format), output.Options{Clock: output.NewClockAt(time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC), 0)})
+			r.mono = func() uint64 { return uint64(4*time.Minute + 5*time.Second) }
+			iv := testInterval()
+			rep := Report{Time: time.Date(2026, 11, 22, 3, 4, 5, 0, time.UTC), Seconds: 2, Interval: 3,
+				IPv4: iv.ipv4, IPv6: iv.ipv6, NonIP: iv.nonIP, Malformed: iv.malformed,
+				Evicted: iv.evicted, Untracked: iv.untracked, Evictions: iv.evictions}
+			rep.build(iv.keys, 10, false, nil)
+			if err := r.print(&rep); err != nil {
+				t.Fatal(err)
+			}
 			r.out.Flush()
+			for _, line := range bytes.SplitAfter(buf.Bytes(), []byte("\n")) {
+				if len(line) > 1 {
+					testutil.OneLine(t, line, format == output.JSON)
+				}
+			}
 			testutil.Golden(t, filepath.Join("testdata", name+".golden"), buf.Bytes())
-		})
-	}
-}
-
-func TestParseConfig(t *testing.T) {
-	tests := []struct {
-		args    []string
-		wantErr bool
-		check   func(config) bool
-	}{
-		{[]string{"eth1"}, false, func(c config) bool {
-			return c.iface == "eth1" && c.interval == 2*time.Second && c.top == 10 && c.maxEntries == 65536 && c.mode == "auto"
-		}},
-		{[]string{"-i", "0.5", "-n", "3", "--sort", "bytes", "--cumulative", "--mode", "generic", "--max-entries", "1024", "veth0"}, false, func(c config) bool {
-			return c.interval == 500*time.Millisecond && c.top == 3 && c.byBytes && c.cumulative && c.mode == "generic" && c.maxEntries == 1024
-		}},
-		{nil, true, nil},
-		{[]string{"a", "b"}, true, nil},
-		{[]string{"--sort", "size", "eth1"}, true, nil},
-		{[]string{"--mode", "offload", "eth1"}, true, nil},
-		{[]string{"-n", "0", "eth1"}, true, nil},
-		{[]string{"-i", "0", "eth1"}, true, nil},
-		{[]string{"--max-entries", "0", "eth1"}, true, nil},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			cfg, perr := testutil.Parse(t, (&Tool{}).Flags(), tt.args, parseConfig)
-			if tt.wantErr != (perr != nil) || (perr != nil && !errors.Is(perr, tools.ErrUsage)) {
-				t.Fatalf("err = %v, want error %v", perr, tt.wantErr)
-			}
-			if perr == nil && !tt.check(cfg) {
-				t.Errorf("config = %+v", cfg)
-			}
 		})
 	}
 }
