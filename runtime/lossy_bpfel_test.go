@@ -17,6 +17,7 @@ import (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	lossyMapCgroupMap     = "cgroup_map"
+	lossyMapEbtScratchMap = "ebt_scratch_map"
 	lossyMapEbtTree       = "ebt_tree"
 	lossyMapEvents        = "events"
 	lossyMapLost          = "lost"
@@ -90,10 +91,11 @@ type lossyProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type lossyMapSpecs struct {
-	CgroupMap *ebpf.MapSpec `ebpf:"cgroup_map"`
-	EbtTree   *ebpf.MapSpec `ebpf:"ebt_tree"`
-	Events    *ebpf.MapSpec `ebpf:"events"`
-	Lost      *ebpf.MapSpec `ebpf:"lost"`
+	CgroupMap     *ebpf.MapSpec `ebpf:"cgroup_map"`
+	EbtScratchMap *ebpf.MapSpec `ebpf:"ebt_scratch_map"`
+	EbtTree       *ebpf.MapSpec `ebpf:"ebt_tree"`
+	Events        *ebpf.MapSpec `ebpf:"events"`
+	Lost          *ebpf.MapSpec `ebpf:"lost"`
 }
 
 // lossyVariableSpecs contains global variables before they are loaded into the kernel.
@@ -132,15 +134,17 @@ func (o *lossyObjects) Close() error {
 //
 // It can be passed to loadLossyObjects or ebpf.CollectionSpec.LoadAndAssign.
 type lossyMaps struct {
-	CgroupMap *ebpf.Map `ebpf:"cgroup_map"`
-	EbtTree   *ebpf.Map `ebpf:"ebt_tree"`
-	Events    *ebpf.Map `ebpf:"events"`
-	Lost      *ebpf.Map `ebpf:"lost"`
+	CgroupMap     *ebpf.Map `ebpf:"cgroup_map"`
+	EbtScratchMap *ebpf.Map `ebpf:"ebt_scratch_map"`
+	EbtTree       *ebpf.Map `ebpf:"ebt_tree"`
+	Events        *ebpf.Map `ebpf:"events"`
+	Lost          *ebpf.Map `ebpf:"lost"`
 }
 
 func (m *lossyMaps) Close() error {
 	return _LossyClose(
 		m.CgroupMap,
+		m.EbtScratchMap,
 		m.EbtTree,
 		m.Events,
 		m.Lost,

@@ -109,3 +109,23 @@ func All() []Tool {
 	sort.Slice(all, func(i, j int) bool { return all[i].Name() < all[j].Name() })
 	return all
 }
+
+// About is what a tool tells about itself; tools embed it to implement
+// Name, Usage and Examples.
+type About struct {
+	// Cmd is the subcommand, the bpf/<name>.bpf.c stem and the package name.
+	Cmd string
+	// Short is the one-line description for `ebtools --help`.
+	Short string
+	// Example lines for `ebtools <tool> --help`, one per line.
+	Example string
+}
+
+// Name implements Tool.
+func (a About) Name() string { return a.Cmd }
+
+// Usage implements Tool.
+func (a About) Usage() string { return a.Short }
+
+// Examples implements Tool.
+func (a About) Examples() string { return a.Example }

@@ -178,6 +178,33 @@ static __always_inline long ebt_submit_from(void *ctx, void *buf, __u32 size, __
 	return ebt_output(ctx, buf, size);
 }
 
+/*
+ * ebt_scratch is a per-CPU buffer for an event of up to EBT_SCRATCH_SIZE
+ * bytes (a tool may define it before including ebtools.bpf.h) with room
+ * for the ancestors after it: events too large for the 512-byte stack.
+ */
+#ifndef EBT_SCRATCH_SIZE
+#define EBT_SCRATCH_SIZE 256
+#endif
+
+struct ebt_scratch_buf {
+	__u64 b[(EBT_SCRATCH_SIZE + EBT_ANCESTRY_SIZE) / 8];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ebt_scratch_buf);
+} ebt_scratch_map SEC(".maps");
+
+static __always_inline void *ebt_scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&ebt_scratch_map, &zero);
+}
+
 /* ebt_submit is ebt_submit_from for the current task. */
 static __always_inline long ebt_submit(void *ctx, void *buf, __u32 size, __u32 cap)
 {

@@ -6,6 +6,7 @@ package all
 import (
 	_ "github.com/ebtools/ebtools/tools/execsnoop"
 	_ "github.com/ebtools/ebtools/tools/ipcount"
+	_ "github.com/ebtools/ebtools/tools/killsnoop"
 	_ "github.com/ebtools/ebtools/tools/opensnoop"
 	_ "github.com/ebtools/ebtools/tools/tcplife"
 	_ "github.com/ebtools/ebtools/tools/unlinksnoop"

@@ -17,20 +17,9 @@ import (
 	"github.com/ebtools/ebtools/tools/internal/fspath"
 )
 
-func init() { tools.Register(&Tool{}) }
-
-// Tool is the execsnoop subcommand. Flags binds a fresh config, which Run uses.
-type Tool struct{ cfg *config }
-
-// Name implements tools.Tool.
-func (*Tool) Name() string { return "execsnoop" }
-
-// Usage implements tools.Tool.
-func (*Tool) Usage() string { return "Trace new processes (execve and execveat)" }
-
-// Examples implements tools.Tool.
-func (*Tool) Examples() string {
-	return `ebtools execsnoop                  # trace all exec()s
+func init() {
+	tools.Register(&Tool{About: tools.About{Cmd: "execsnoop", Short: "Trace new processes (execve and execveat)",
+		Example: `ebtools execsnoop                  # trace all exec()s
 ebtools execsnoop -x               # include failed exec()s
 ebtools execsnoop -e               # include the executable the kernel ran (EXE)
 ebtools execsnoop -T               # include time (HH:MM:SS)
@@ -42,7 +31,13 @@ ebtools execsnoop -q               # put "quotemarks" around arguments
 ebtools execsnoop -n main          # only commands whose name contains "main"
 ebtools execsnoop -l tpkg          # only commands whose arguments contain "tpkg"
 ebtools execsnoop -c /sys/fs/cgroup/system.slice   # only this cgroup v2
-ebtools -o json execsnoop | jq .args   # JSON lines`
+ebtools -o json execsnoop | jq .args   # JSON lines`}})
+}
+
+// Tool is the execsnoop subcommand. Flags binds a fresh config, which Run uses.
+type Tool struct {
+	tools.About
+	cfg *config
 }
 
 const (

@@ -74,6 +74,7 @@ const (
 	execsnoopMapCalls          = "calls"
 	execsnoopMapCgroupMap      = "cgroup_map"
 	execsnoopMapEbtResolvers   = "ebt_resolvers"
+	execsnoopMapEbtScratchMap  = "ebt_scratch_map"
 	execsnoopMapEbtTree        = "ebt_tree"
 	execsnoopMapEbtWalkers     = "ebt_walkers"
 	execsnoopMapEntries        = "entries"
@@ -159,15 +160,16 @@ type execsnoopProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type execsnoopMapSpecs struct {
-	Calls        *ebpf.MapSpec `ebpf:"calls"`
-	CgroupMap    *ebpf.MapSpec `ebpf:"cgroup_map"`
-	EbtResolvers *ebpf.MapSpec `ebpf:"ebt_resolvers"`
-	EbtTree      *ebpf.MapSpec `ebpf:"ebt_tree"`
-	EbtWalkers   *ebpf.MapSpec `ebpf:"ebt_walkers"`
-	Entries      *ebpf.MapSpec `ebpf:"entries"`
-	Events       *ebpf.MapSpec `ebpf:"events"`
-	Lost         *ebpf.MapSpec `ebpf:"lost"`
-	Records      *ebpf.MapSpec `ebpf:"records"`
+	Calls         *ebpf.MapSpec `ebpf:"calls"`
+	CgroupMap     *ebpf.MapSpec `ebpf:"cgroup_map"`
+	EbtResolvers  *ebpf.MapSpec `ebpf:"ebt_resolvers"`
+	EbtScratchMap *ebpf.MapSpec `ebpf:"ebt_scratch_map"`
+	EbtTree       *ebpf.MapSpec `ebpf:"ebt_tree"`
+	EbtWalkers    *ebpf.MapSpec `ebpf:"ebt_walkers"`
+	Entries       *ebpf.MapSpec `ebpf:"entries"`
+	Events        *ebpf.MapSpec `ebpf:"events"`
+	Lost          *ebpf.MapSpec `ebpf:"lost"`
+	Records       *ebpf.MapSpec `ebpf:"records"`
 }
 
 // execsnoopVariableSpecs contains global variables before they are loaded into the kernel.
@@ -211,15 +213,16 @@ func (o *execsnoopObjects) Close() error {
 //
 // It can be passed to loadExecsnoopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type execsnoopMaps struct {
-	Calls        *ebpf.Map `ebpf:"calls"`
-	CgroupMap    *ebpf.Map `ebpf:"cgroup_map"`
-	EbtResolvers *ebpf.Map `ebpf:"ebt_resolvers"`
-	EbtTree      *ebpf.Map `ebpf:"ebt_tree"`
-	EbtWalkers   *ebpf.Map `ebpf:"ebt_walkers"`
-	Entries      *ebpf.Map `ebpf:"entries"`
-	Events       *ebpf.Map `ebpf:"events"`
-	Lost         *ebpf.Map `ebpf:"lost"`
-	Records      *ebpf.Map `ebpf:"records"`
+	Calls         *ebpf.Map `ebpf:"calls"`
+	CgroupMap     *ebpf.Map `ebpf:"cgroup_map"`
+	EbtResolvers  *ebpf.Map `ebpf:"ebt_resolvers"`
+	EbtScratchMap *ebpf.Map `ebpf:"ebt_scratch_map"`
+	EbtTree       *ebpf.Map `ebpf:"ebt_tree"`
+	EbtWalkers    *ebpf.Map `ebpf:"ebt_walkers"`
+	Entries       *ebpf.Map `ebpf:"entries"`
+	Events        *ebpf.Map `ebpf:"events"`
+	Lost          *ebpf.Map `ebpf:"lost"`
+	Records       *ebpf.Map `ebpf:"records"`
 }
 
 func (m *execsnoopMaps) Close() error {
@@ -227,6 +230,7 @@ func (m *execsnoopMaps) Close() error {
 		m.Calls,
 		m.CgroupMap,
 		m.EbtResolvers,
+		m.EbtScratchMap,
 		m.EbtTree,
 		m.EbtWalkers,
 		m.Entries,

@@ -3,16 +3,12 @@ package execsnoop
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/ebtools/ebtools/internal/testutil"
 )
@@ -157,17 +153,7 @@ func TestPIDFilter(t *testing.T) {
 // TestCgroupFilter checks -c against a cgroup v2 directory the test makes.
 func TestCgroupFilter(t *testing.T) {
 	testutil.RequirePrivileged(t)
-	root := cgroup2Mount(t)
-	dir := filepath.Join(root, fmt.Sprintf("ebtools-test-%d", os.Getpid()))
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Remove(dir) })
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
+	dir, fd := testutil.Cgroup(t, "filter")
 
 	p := testutil.Start(t, append([]string{"execsnoop", "-c", dir}, selfFilter()...)...)
 	runWorkload(t, "/bin/echo", "outside")
@@ -180,25 +166,4 @@ func TestCgroupFilter(t *testing.T) {
 	if !strings.HasSuffix(row, " /bin/echo inside") {
 		t.Errorf("first row = %q, want the exec inside %s", row, dir)
 	}
-}
-
-// cgroup2Mount returns where cgroup2 is mounted, mounting it in a temp dir
-// if it is not (as in a bare test kernel).
-func cgroup2Mount(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/mounts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) > 2 && f[2] == "cgroup2" {
-			return f[1]
-		}
-	}
-	dir := t.TempDir()
-	if err := unix.Mount("cgroup2", dir, "cgroup2", 0, ""); err != nil {
-		t.Fatalf("mount cgroup2: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
-	return dir
 }

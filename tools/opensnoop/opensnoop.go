@@ -20,20 +20,9 @@ import (
 	"github.com/ebtools/ebtools/tools/internal/fspath"
 )
 
-func init() { tools.Register(&Tool{}) }
-
-// Tool is the opensnoop subcommand. Flags binds a fresh config, which Run uses.
-type Tool struct{ cfg *config }
-
-// Name implements tools.Tool.
-func (*Tool) Name() string { return "opensnoop" }
-
-// Usage implements tools.Tool.
-func (*Tool) Usage() string { return "Trace open() syscalls (open, openat, openat2)" }
-
-// Examples implements tools.Tool.
-func (*Tool) Examples() string {
-	return `ebtools opensnoop                  # trace all open() syscalls
+func init() {
+	tools.Register(&Tool{About: tools.About{Cmd: "opensnoop", Short: "Trace open() syscalls (open, openat, openat2)",
+		Example: `ebtools opensnoop                  # trace all open() syscalls
 ebtools opensnoop -T               # include time (HH:MM:SS)
 ebtools opensnoop -U               # include UID
 ebtools opensnoop -x               # only failed opens
@@ -45,7 +34,13 @@ ebtools opensnoop -n main          # only process names containing "main"
 ebtools opensnoop -e               # show extended fields (FLAGS, MODE)
 ebtools opensnoop -f O_WRONLY -f O_RDWR   # only opens with any of these flags
 ebtools opensnoop -c /sys/fs/cgroup/system.slice   # only this cgroup v2
-ebtools -d 10 opensnoop            # trace for 10 seconds only`
+ebtools -d 10 opensnoop            # trace for 10 seconds only`}})
+}
+
+// Tool is the opensnoop subcommand. Flags binds a fresh config, which Run uses.
+type Tool struct {
+	tools.About
+	cfg *config
 }
 
 type config struct {

@@ -58,6 +58,7 @@ type opensnoopEvent struct {
 const (
 	opensnoopMapCgroupMap     = "cgroup_map"
 	opensnoopMapEbtResolvers  = "ebt_resolvers"
+	opensnoopMapEbtScratchMap = "ebt_scratch_map"
 	opensnoopMapEbtTree       = "ebt_tree"
 	opensnoopMapEbtWalkers    = "ebt_walkers"
 	opensnoopMapEvents        = "events"
@@ -143,14 +144,15 @@ type opensnoopProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type opensnoopMapSpecs struct {
-	CgroupMap    *ebpf.MapSpec `ebpf:"cgroup_map"`
-	EbtResolvers *ebpf.MapSpec `ebpf:"ebt_resolvers"`
-	EbtTree      *ebpf.MapSpec `ebpf:"ebt_tree"`
-	EbtWalkers   *ebpf.MapSpec `ebpf:"ebt_walkers"`
-	Events       *ebpf.MapSpec `ebpf:"events"`
-	Heap         *ebpf.MapSpec `ebpf:"heap"`
-	Lost         *ebpf.MapSpec `ebpf:"lost"`
-	Start        *ebpf.MapSpec `ebpf:"start"`
+	CgroupMap     *ebpf.MapSpec `ebpf:"cgroup_map"`
+	EbtResolvers  *ebpf.MapSpec `ebpf:"ebt_resolvers"`
+	EbtScratchMap *ebpf.MapSpec `ebpf:"ebt_scratch_map"`
+	EbtTree       *ebpf.MapSpec `ebpf:"ebt_tree"`
+	EbtWalkers    *ebpf.MapSpec `ebpf:"ebt_walkers"`
+	Events        *ebpf.MapSpec `ebpf:"events"`
+	Heap          *ebpf.MapSpec `ebpf:"heap"`
+	Lost          *ebpf.MapSpec `ebpf:"lost"`
+	Start         *ebpf.MapSpec `ebpf:"start"`
 }
 
 // opensnoopVariableSpecs contains global variables before they are loaded into the kernel.
@@ -196,20 +198,22 @@ func (o *opensnoopObjects) Close() error {
 //
 // It can be passed to loadOpensnoopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type opensnoopMaps struct {
-	CgroupMap    *ebpf.Map `ebpf:"cgroup_map"`
-	EbtResolvers *ebpf.Map `ebpf:"ebt_resolvers"`
-	EbtTree      *ebpf.Map `ebpf:"ebt_tree"`
-	EbtWalkers   *ebpf.Map `ebpf:"ebt_walkers"`
-	Events       *ebpf.Map `ebpf:"events"`
-	Heap         *ebpf.Map `ebpf:"heap"`
-	Lost         *ebpf.Map `ebpf:"lost"`
-	Start        *ebpf.Map `ebpf:"start"`
+	CgroupMap     *ebpf.Map `ebpf:"cgroup_map"`
+	EbtResolvers  *ebpf.Map `ebpf:"ebt_resolvers"`
+	EbtScratchMap *ebpf.Map `ebpf:"ebt_scratch_map"`
+	EbtTree       *ebpf.Map `ebpf:"ebt_tree"`
+	EbtWalkers    *ebpf.Map `ebpf:"ebt_walkers"`
+	Events        *ebpf.Map `ebpf:"events"`
+	Heap          *ebpf.Map `ebpf:"heap"`
+	Lost          *ebpf.Map `ebpf:"lost"`
+	Start         *ebpf.Map `ebpf:"start"`
 }
 
 func (m *opensnoopMaps) Close() error {
 	return _OpensnoopClose(
 		m.CgroupMap,
 		m.EbtResolvers,
+		m.EbtScratchMap,
 		m.EbtTree,
 		m.EbtWalkers,
 		m.Events,

@@ -19,20 +19,9 @@ import (
 	"github.com/ebtools/ebtools/tools"
 )
 
-func init() { tools.Register(&Tool{}) }
-
-// Tool is the tcplife subcommand. Flags binds a fresh config, which Run uses.
-type Tool struct{ cfg *config }
-
-// Name implements tools.Tool.
-func (*Tool) Name() string { return "tcplife" }
-
-// Usage implements tools.Tool.
-func (*Tool) Usage() string { return "Trace TCP session lifespans with bytes sent and received" }
-
-// Examples implements tools.Tool.
-func (*Tool) Examples() string {
-	return `ebtools tcplife                 # trace all TCP sessions
+func init() {
+	tools.Register(&Tool{About: tools.About{Cmd: "tcplife", Short: "Trace TCP session lifespans with bytes sent and received",
+		Example: `ebtools tcplife                 # trace all TCP sessions
 ebtools tcplife -T              # include time (HH:MM:SS)
 ebtools tcplife -t              # include seconds since start
 ebtools tcplife -w              # wide columns (fit IPv6 addresses)
@@ -44,7 +33,13 @@ ebtools tcplife -D 5432         # only remote port 5432
 ebtools tcplife -4              # only IPv4
 ebtools tcplife -6              # only IPv6
 ebtools tcplife --unit nginx.service   # only sessions of this systemd unit
-ebtools -o json tcplife         # JSON lines, bytes exact`
+ebtools -o json tcplife         # JSON lines, bytes exact`}})
+}
+
+// Tool is the tcplife subcommand. Flags binds a fresh config, which Run uses.
+type Tool struct {
+	tools.About
+	cfg *config
 }
 
 type config struct {

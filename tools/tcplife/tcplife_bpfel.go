@@ -53,6 +53,7 @@ const (
 	tcplifeMapBirth          = "birth"
 	tcplifeMapBirthStats     = "birth_stats"
 	tcplifeMapCgroupMap      = "cgroup_map"
+	tcplifeMapEbtScratchMap  = "ebt_scratch_map"
 	tcplifeMapEbtTree        = "ebt_tree"
 	tcplifeMapEvents         = "events"
 	tcplifeMapHeap           = "heap"
@@ -132,16 +133,17 @@ type tcplifeProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcplifeMapSpecs struct {
-	Birth      *ebpf.MapSpec `ebpf:"birth"`
-	BirthStats *ebpf.MapSpec `ebpf:"birth_stats"`
-	CgroupMap  *ebpf.MapSpec `ebpf:"cgroup_map"`
-	EbtTree    *ebpf.MapSpec `ebpf:"ebt_tree"`
-	Events     *ebpf.MapSpec `ebpf:"events"`
-	Heap       *ebpf.MapSpec `ebpf:"heap"`
-	Idents     *ebpf.MapSpec `ebpf:"idents"`
-	Lost       *ebpf.MapSpec `ebpf:"lost"`
-	Lports     *ebpf.MapSpec `ebpf:"lports"`
-	Rports     *ebpf.MapSpec `ebpf:"rports"`
+	Birth         *ebpf.MapSpec `ebpf:"birth"`
+	BirthStats    *ebpf.MapSpec `ebpf:"birth_stats"`
+	CgroupMap     *ebpf.MapSpec `ebpf:"cgroup_map"`
+	EbtScratchMap *ebpf.MapSpec `ebpf:"ebt_scratch_map"`
+	EbtTree       *ebpf.MapSpec `ebpf:"ebt_tree"`
+	Events        *ebpf.MapSpec `ebpf:"events"`
+	Heap          *ebpf.MapSpec `ebpf:"heap"`
+	Idents        *ebpf.MapSpec `ebpf:"idents"`
+	Lost          *ebpf.MapSpec `ebpf:"lost"`
+	Lports        *ebpf.MapSpec `ebpf:"lports"`
+	Rports        *ebpf.MapSpec `ebpf:"rports"`
 }
 
 // tcplifeVariableSpecs contains global variables before they are loaded into the kernel.
@@ -182,16 +184,17 @@ func (o *tcplifeObjects) Close() error {
 //
 // It can be passed to loadTcplifeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcplifeMaps struct {
-	Birth      *ebpf.Map `ebpf:"birth"`
-	BirthStats *ebpf.Map `ebpf:"birth_stats"`
-	CgroupMap  *ebpf.Map `ebpf:"cgroup_map"`
-	EbtTree    *ebpf.Map `ebpf:"ebt_tree"`
-	Events     *ebpf.Map `ebpf:"events"`
-	Heap       *ebpf.Map `ebpf:"heap"`
-	Idents     *ebpf.Map `ebpf:"idents"`
-	Lost       *ebpf.Map `ebpf:"lost"`
-	Lports     *ebpf.Map `ebpf:"lports"`
-	Rports     *ebpf.Map `ebpf:"rports"`
+	Birth         *ebpf.Map `ebpf:"birth"`
+	BirthStats    *ebpf.Map `ebpf:"birth_stats"`
+	CgroupMap     *ebpf.Map `ebpf:"cgroup_map"`
+	EbtScratchMap *ebpf.Map `ebpf:"ebt_scratch_map"`
+	EbtTree       *ebpf.Map `ebpf:"ebt_tree"`
+	Events        *ebpf.Map `ebpf:"events"`
+	Heap          *ebpf.Map `ebpf:"heap"`
+	Idents        *ebpf.Map `ebpf:"idents"`
+	Lost          *ebpf.Map `ebpf:"lost"`
+	Lports        *ebpf.Map `ebpf:"lports"`
+	Rports        *ebpf.Map `ebpf:"rports"`
 }
 
 func (m *tcplifeMaps) Close() error {
@@ -199,6 +202,7 @@ func (m *tcplifeMaps) Close() error {
 		m.Birth,
 		m.BirthStats,
 		m.CgroupMap,
+		m.EbtScratchMap,
 		m.EbtTree,
 		m.Events,
 		m.Heap,

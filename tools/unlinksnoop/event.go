@@ -154,18 +154,7 @@ func (f *filler) fill(r *output.Row, raw []byte) (bool, error) {
 	if int(e.Op) < len(ops) {
 		r.Text(colOp, ops[e.Op])
 	}
-	r.Int(colRet, int64(e.Ret))
-	if e.Ret < 0 {
-		name := output.ErrnoName(int(-e.Ret))
-		if name == "" {
-			r.Int(colResult, int64(e.Ret))
-		} else {
-			r.Text(colResult, name)
-			r.Text(colError, name)
-		}
-	} else {
-		r.Int(colResult, int64(e.Ret))
-	}
+	tools.SetResult(r, colResult, colRet, colError, int64(e.Ret))
 	if int(e.Syscall) < len(syscalls) {
 		r.Text(colSyscall, syscalls[e.Syscall])
 	}

@@ -71,7 +71,7 @@ var spellings = []spelling{
 	{name: "rename replacing", setup: func(t *testing.T, b string) { file(t, b+"/data/f14"); file(t, b+"/new14") },
 		op: []string{"rename|B/new14|B/link/f14"}, data: "rename B/new14 -> B/data/f14 0 replaced"},
 	{name: "rename moving out", setup: func(t *testing.T, b string) { file(t, b+"/data/f15") },
-		op:   []string{"rename|B/link/f15|B/other/g15"},
+		op: []string{"rename|B/link/f15|B/other/g15"},
 		// g15 was never looked up, so not in the cache: whether the
 		// rename replaced a file is not known (replaced is null).
 		data: "rename B/data/f15 -> B/other/g15 0", other: "rename B/data/f15 -> B/other/g15 0"},

@@ -18,26 +18,21 @@ import (
 	"github.com/ebtools/ebtools/tools/internal/fspath"
 )
 
-func init() { tools.Register(&Tool{}) }
-
-// Tool is the unlinksnoop subcommand. Flags binds a fresh config, which Run uses.
-type Tool struct{ cfg *config }
-
-// Name implements tools.Tool.
-func (*Tool) Name() string { return "unlinksnoop" }
-
-// Usage implements tools.Tool.
-func (*Tool) Usage() string { return "Trace file and directory deletions, with absolute paths" }
-
-// Examples implements tools.Tool.
-func (*Tool) Examples() string {
-	return `ebtools unlinksnoop                        # trace every unlink, unlinkat and rmdir
+func init() {
+	tools.Register(&Tool{About: tools.About{Cmd: "unlinksnoop", Short: "Trace file and directory deletions, with absolute paths",
+		Example: `ebtools unlinksnoop                        # trace every unlink, unlinkat and rmdir
 ebtools unlinksnoop | grep myapp.log       # who deletes my log file?
 ebtools unlinksnoop --path /var/lib/mysql  # only deletions under this directory
 ebtools unlinksnoop -x                     # only failed deletions
 ebtools unlinksnoop -p 1234 -u 1000        # only PID 1234 / UID 1000
 ebtools unlinksnoop -c /sys/fs/cgroup/system.slice/cron.service   # only this cgroup v2
-ebtools -o json unlinksnoop                # JSON lines, with the raw argument and dirfd`
+ebtools -o json unlinksnoop                # JSON lines, with the raw argument and dirfd`}})
+}
+
+// Tool is the unlinksnoop subcommand. Flags binds a fresh config, which Run uses.
+type Tool struct {
+	tools.About
+	cfg *config
 }
 
 type config struct {

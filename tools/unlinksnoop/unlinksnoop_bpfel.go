@@ -105,6 +105,7 @@ const (
 const (
 	unlinksnoopMapCgroupMap       = "cgroup_map"
 	unlinksnoopMapEbtResolvers    = "ebt_resolvers"
+	unlinksnoopMapEbtScratchMap   = "ebt_scratch_map"
 	unlinksnoopMapEbtTree         = "ebt_tree"
 	unlinksnoopMapEbtWalkers      = "ebt_walkers"
 	unlinksnoopMapEvents          = "events"
@@ -196,14 +197,15 @@ type unlinksnoopProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type unlinksnoopMapSpecs struct {
-	CgroupMap    *ebpf.MapSpec `ebpf:"cgroup_map"`
-	EbtResolvers *ebpf.MapSpec `ebpf:"ebt_resolvers"`
-	EbtTree      *ebpf.MapSpec `ebpf:"ebt_tree"`
-	EbtWalkers   *ebpf.MapSpec `ebpf:"ebt_walkers"`
-	Events       *ebpf.MapSpec `ebpf:"events"`
-	Heap         *ebpf.MapSpec `ebpf:"heap"`
-	Lost         *ebpf.MapSpec `ebpf:"lost"`
-	Start        *ebpf.MapSpec `ebpf:"start"`
+	CgroupMap     *ebpf.MapSpec `ebpf:"cgroup_map"`
+	EbtResolvers  *ebpf.MapSpec `ebpf:"ebt_resolvers"`
+	EbtScratchMap *ebpf.MapSpec `ebpf:"ebt_scratch_map"`
+	EbtTree       *ebpf.MapSpec `ebpf:"ebt_tree"`
+	EbtWalkers    *ebpf.MapSpec `ebpf:"ebt_walkers"`
+	Events        *ebpf.MapSpec `ebpf:"events"`
+	Heap          *ebpf.MapSpec `ebpf:"heap"`
+	Lost          *ebpf.MapSpec `ebpf:"lost"`
+	Start         *ebpf.MapSpec `ebpf:"start"`
 }
 
 // unlinksnoopVariableSpecs contains global variables before they are loaded into the kernel.
@@ -249,20 +251,22 @@ func (o *unlinksnoopObjects) Close() error {
 //
 // It can be passed to loadUnlinksnoopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type unlinksnoopMaps struct {
-	CgroupMap    *ebpf.Map `ebpf:"cgroup_map"`
-	EbtResolvers *ebpf.Map `ebpf:"ebt_resolvers"`
-	EbtTree      *ebpf.Map `ebpf:"ebt_tree"`
-	EbtWalkers   *ebpf.Map `ebpf:"ebt_walkers"`
-	Events       *ebpf.Map `ebpf:"events"`
-	Heap         *ebpf.Map `ebpf:"heap"`
-	Lost         *ebpf.Map `ebpf:"lost"`
-	Start        *ebpf.Map `ebpf:"start"`
+	CgroupMap     *ebpf.Map `ebpf:"cgroup_map"`
+	EbtResolvers  *ebpf.Map `ebpf:"ebt_resolvers"`
+	EbtScratchMap *ebpf.Map `ebpf:"ebt_scratch_map"`
+	EbtTree       *ebpf.Map `ebpf:"ebt_tree"`
+	EbtWalkers    *ebpf.Map `ebpf:"ebt_walkers"`
+	Events        *ebpf.Map `ebpf:"events"`
+	Heap          *ebpf.Map `ebpf:"heap"`
+	Lost          *ebpf.Map `ebpf:"lost"`
+	Start         *ebpf.Map `ebpf:"start"`
 }
 
 func (m *unlinksnoopMaps) Close() error {
 	return _UnlinksnoopClose(
 		m.CgroupMap,
 		m.EbtResolvers,
+		m.EbtScratchMap,
 		m.EbtTree,
 		m.EbtWalkers,
 		m.Events,
