@@ -171,7 +171,7 @@ static __always_inline void remember(__u64 sk)
 	id->allowed = ebt_task_allowed();
 	ebt_task_fill(&id->task);
 	if (ebt_lineage) {
-		id->task.nr_ancestors = ebt_ancestors(id->ancestors, (struct task_struct *)bpf_get_current_task());
+		id->task.nr_ancestors = ebt_current_ancestors(id->ancestors);
 		id->task.ancestors_off = __builtin_offsetof(struct record, ancestors);
 	}
 	bpf_map_update_elem(&idents, &sk, id, BPF_ANY);

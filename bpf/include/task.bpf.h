@@ -107,6 +107,41 @@ static __always_inline void ebt_task_from(struct ebt_task *t, struct task_struct
 	ebt_pid_ns(t, leader);
 }
 
+/*
+ * ebt_task_from_btf is ebt_task_from for a task pointer the verifier knows
+ * the type of (bpf_get_current_task_btf, 5.11+): its fields are plain
+ * loads, which cost a fraction of a bpf_probe_read_kernel() each (the
+ * kernel turns a fault into a zero, as for a probe read).
+ */
+static __always_inline void ebt_task_from_btf(struct ebt_task *t, struct task_struct *task)
+{
+	struct task_struct *leader = task->group_leader;
+	struct task_struct *parent = task->real_parent->group_leader;
+	struct pid *pid = leader->thread_pid;
+	struct upid up = {};
+
+	t->pid = task->tgid;
+	t->tid = task->pid;
+	t->start_ns = leader->start_time;
+	t->ppid = parent->tgid;
+	t->pstart_ns = parent->start_time;
+	/* comm is a NUL-terminated char[16] (set_task_comm): copied whole. */
+	__builtin_memcpy(&t->pcomm, parent->comm, sizeof(t->pcomm));
+	t->mntns = task->nsproxy->mnt_ns->ns.inum;
+	if (pid->level == 0) {
+		/* The host's pid namespace, most processes: fixed offsets. */
+		t->ns_pid = pid->numbers[0].nr;
+		t->pidns = pid->numbers[0].ns->ns.inum;
+		return;
+	}
+	/* numbers[] by a variable index: a probe read (see ebt_pid_ns). */
+	bpf_probe_read_kernel(&up, sizeof(up),
+			      (void *)pid + bpf_core_field_offset(struct pid, numbers) +
+				      (pid->level & 31) * sizeof(struct upid));
+	t->ns_pid = up.nr;
+	t->pidns = BPF_CORE_READ(up.ns, ns.inum);
+}
+
 /* ebt_task_fill fills t for the current task, now. */
 static __always_inline void ebt_task_fill(struct ebt_task *t)
 {
@@ -119,7 +154,10 @@ static __always_inline void ebt_task_fill(struct ebt_task *t)
 	t->ancestors_off = 0;
 	t->nr_ancestors = 0;
 	bpf_get_current_comm(&t->comm, sizeof(t->comm));
-	ebt_task_from(t, (struct task_struct *)bpf_get_current_task());
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf))
+		ebt_task_from_btf(t, bpf_get_current_task_btf());
+	else
+		ebt_task_from(t, (struct task_struct *)bpf_get_current_task());
 }
 
 /* The room ebt_submit needs past an event's bytes for the ancestors. */
@@ -150,14 +188,40 @@ static __always_inline __u16 ebt_ancestors(struct ebt_ancestor *a, struct task_s
 	return n;
 }
 
+/* ebt_ancestors_btf is ebt_ancestors with plain loads (see ebt_task_from_btf). */
+static __always_inline __u16 ebt_ancestors_btf(struct ebt_ancestor *a, struct task_struct *task)
+{
+	struct task_struct *p;
+	__u16 n;
+
+	for (n = 0; n < EBT_ANCESTORS; n++) {
+		p = task->real_parent->group_leader;
+		a[n].pid = p->tgid;
+		if (a[n].pid == 0 || p == task)
+			break;
+		a[n].pad = 0;
+		a[n].start_ns = p->start_time;
+		__builtin_memcpy(&a[n].comm, p->comm, sizeof(a[n].comm));
+		task = p;
+	}
+	return n;
+}
+
+/* ebt_current_ancestors writes the current task's ancestors into a. */
+static __always_inline __u16 ebt_current_ancestors(struct ebt_ancestor *a)
+{
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf))
+		return ebt_ancestors_btf(a, bpf_get_current_task_btf());
+	return ebt_ancestors(a, (struct task_struct *)bpf_get_current_task());
+}
+
 /*
- * ebt_submit_from sends the event at buf (struct ebt_task first, size
- * bytes) with, if ebt_lineage is set, the ancestors of task appended. buf
+ * ebt_submit sends the event at buf (struct ebt_task first, size bytes)
+ * with, if ebt_lineage is set, the current task's ancestors appended. buf
  * must have room for cap + EBT_ANCESTRY_SIZE bytes; cap, a constant
  * multiple of 8, bounds size.
  */
-static __always_inline long ebt_submit_from(void *ctx, void *buf, __u32 size, __u32 cap,
-					    struct task_struct *task)
+static __always_inline long ebt_submit(void *ctx, void *buf, __u32 size, __u32 cap)
 {
 	struct ebt_task *t = buf;
 	__u32 off;
@@ -168,7 +232,7 @@ static __always_inline long ebt_submit_from(void *ctx, void *buf, __u32 size, __
 		if (off <= cap) {
 			/* Keep clang from handing the verifier an unchecked copy. */
 			barrier_var(off);
-			t->nr_ancestors = ebt_ancestors(buf + off, task);
+			t->nr_ancestors = ebt_current_ancestors(buf + off);
 			t->ancestors_off = off;
 			size = off + t->nr_ancestors * sizeof(struct ebt_ancestor);
 		}
@@ -205,11 +269,6 @@ static __always_inline void *ebt_scratch(void)
 	return bpf_map_lookup_elem(&ebt_scratch_map, &zero);
 }
 
-/* ebt_submit is ebt_submit_from for the current task. */
-static __always_inline long ebt_submit(void *ctx, void *buf, __u32 size, __u32 cap)
-{
-	return ebt_submit_from(ctx, buf, size, cap, (struct task_struct *)bpf_get_current_task());
-}
 
 /* ebt_tree_fork adds a process to ebt_tree when its parent is in it. */
 SEC("raw_tracepoint/sched_process_fork")

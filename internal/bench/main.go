@@ -60,19 +60,33 @@ var (
 	lostLines   = regexp.MustCompile(`(?i)lost (\d+) events`)
 )
 
-func ebtoolsTracer(tool, format string) tracer {
+func ebtoolsTracer(tool, format string, flags ...string) tracer {
 	return tracer{
-		name:  "ebtools " + tool + map[string]string{"text": "", "json": " -o json"}[format],
-		args:  func(bin string) []string { return []string{bin, "--log-level", "info", "-o", format, tool} },
-		ready: func(_, stderr []byte) bool { return bytes.Contains(stderr, []byte("attached: tool=")) },
-		lost: func(_, stderr []byte) int {
-			if m := ebtoolsLost.FindSubmatch(stderr); m != nil {
-				n, _ := strconv.Atoi(string(m[1]))
-				return n
-			}
-			return -1
+		name: strings.Join(append([]string{"ebtools " + tool + map[string]string{"text": "", "json": " -o json"}[format]}, flags...), " "),
+		args: func(bin string) []string {
+			return append([]string{bin, "--log-level", "info", "-o", format, tool}, flags...)
 		},
+		ready: ebtoolsReady,
+		lost:  ebtoolsLostEvents,
 	}
+}
+
+// otherEbtools is ebtoolsTracer for another build of ebtools, at bin.
+func otherEbtools(bin, tool, format string) tracer {
+	tr := ebtoolsTracer(tool, format)
+	tr.name = filepath.Base(bin) + " " + strings.TrimPrefix(tr.name, "ebtools ")
+	tr.args = func(string) []string { return []string{bin, "--log-level", "info", "-o", format, tool} }
+	return tr
+}
+
+func ebtoolsReady(_, stderr []byte) bool { return bytes.Contains(stderr, []byte("attached: tool=")) }
+
+func ebtoolsLostEvents(_, stderr []byte) int {
+	if m := ebtoolsLost.FindSubmatch(stderr); m != nil {
+		n, _ := strconv.Atoi(string(m[1]))
+		return n
+	}
+	return -1
 }
 
 func sumLost(stdout, stderr []byte) int {
@@ -108,13 +122,23 @@ var bpftraceUnlink = tracer{
 
 var baseline = tracer{name: "baseline (no tracer)"}
 
-func scenarios() []scenario {
+// scenarios are the workloads and their tracers; compare, if set, is
+// another ebtools build whose text rows run next to this one's.
+func scenarios(compare string) []scenario {
 	one := func(n int) int { return n }
+	tracers := func(tool string, ref tracer) []tracer {
+		trs := []tracer{baseline, ebtoolsTracer(tool, "text"), ebtoolsTracer(tool, "json")}
+		if compare != "" {
+			trs = append(trs, otherEbtools(compare, tool, "text"))
+		}
+		return append(trs, ref)
+	}
 	return []scenario{
-		{"openclose", 200000, one, []tracer{baseline, ebtoolsTracer("opensnoop", "text"), ebtoolsTracer("opensnoop", "json"), libbpfTool("opensnoop")}},
-		{"exec", 1000, one, []tracer{baseline, ebtoolsTracer("execsnoop", "text"), ebtoolsTracer("execsnoop", "json"), libbpfTool("execsnoop")}},
-		{"unlink", 50000, one, []tracer{baseline, ebtoolsTracer("unlinksnoop", "text"), ebtoolsTracer("unlinksnoop", "json"), bpftraceUnlink}},
-		{"tcp", 2000, func(n int) int { return 2 * n }, []tracer{baseline, ebtoolsTracer("tcplife", "text"), ebtoolsTracer("tcplife", "json"), libbpfTool("tcplife")}},
+		// --print-lineage: what collecting the ancestors costs.
+		{"openclose", 200000, one, append(tracers("opensnoop", libbpfTool("opensnoop")), ebtoolsTracer("opensnoop", "text", "--print-lineage"))},
+		{"exec", 1000, one, tracers("execsnoop", libbpfTool("execsnoop"))},
+		{"unlink", 50000, one, tracers("unlinksnoop", bpftraceUnlink)},
+		{"tcp", 2000, func(n int) int { return 2 * n }, tracers("tcplife", libbpfTool("tcplife"))},
 	}
 }
 
@@ -131,6 +155,7 @@ func run() error {
 	rounds := flag.Int("rounds", 3, "interleaved rounds; medians are reported")
 	outDir := flag.String("out", "results", "folder for the Markdown report")
 	only := flag.String("only", "", "run only this workload (openclose, exec, unlink, tcp, ipcount)")
+	compare := flag.String("compare", "", "also run the ebtools `BINARY` (another version), next to this one")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("run as root: the tracers load BPF programs")
@@ -163,7 +188,7 @@ func run() error {
 	fmt.Fprintln(&report, "| workload | tracer | ns/op | slowdown | captured / expected | lost | tracer CPU s | peak RSS MB | start to attached ms |")
 	fmt.Fprintln(&report, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	port := 20000
-	for _, sc := range scenarios() {
+	for _, sc := range scenarios(*compare) {
 		if *only != "" && sc.workload != *only {
 			continue
 		}
