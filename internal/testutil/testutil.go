@@ -71,11 +71,14 @@ func Binary(t testing.TB) string {
 	return build.path
 }
 
-// Main runs the tests and removes what Binary built.
+// Main runs the tests and removes what Binary and CBinary built.
 func Main(m *testing.M) {
 	code := m.Run()
 	if build.dir != "" {
 		os.RemoveAll(build.dir)
+	}
+	if cbuild.dir != "" {
+		os.RemoveAll(cbuild.dir)
 	}
 	os.Exit(code)
 }
