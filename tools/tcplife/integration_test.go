@@ -259,8 +259,8 @@ func TestEvictions(t *testing.T) {
 
 // TestForcedPaths runs tcplife once per attach path EBTOOLS_FORCE selects,
 // and checks the path the runtime took on this kernel: fentry where fentry
-// programs load (6.1), tp_btf after a failed fentry load where they do not
-// (this 6.18 build refuses them).
+// programs load and attach (amd64 6.1), tp_btf where they do not load (this
+// 6.18 build refuses them) or load but do not attach (arm64 before 6.4).
 func TestForcedPaths(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	doctor, err := exec.Command(testutil.Binary(t), "doctor").Output()
@@ -290,7 +290,7 @@ func TestForcedPaths(t *testing.T) {
 			}
 			session(t, "tcp4", "127.0.0.1:"+p)
 			proc.WaitLine(t, func(l string) bool { return strings.Contains(l, " "+p+" ") })
-			t.Logf("EBTOOLS_FORCE=%s: attached with %s (perfbuf %s); fentry loads here: %v", tt.force, tt.method, tt.perfbuf, fentryOK)
+			t.Logf("EBTOOLS_FORCE=%s: attached with %s (perfbuf %s); fentry works here: %v", tt.force, tt.method, tt.perfbuf, fentryOK)
 		})
 	}
 }
