@@ -24,7 +24,7 @@ for dir in /tests/*; do
 	began=$(date +%s)
 	# Every line goes to the console as it is written, so that a stall
 	# shows where it happened.
-	{ ./"$name".test -test.v -test.timeout 30m -test.run "$RUN" -test.count "$COUNT" 2>&1; echo $? > /tmp/rc; } | sed "s|^|$name: |"
+	{ ./"$name".test -test.v -test.timeout 10m -test.run "$RUN" -test.count "$COUNT" 2>&1; echo $? > /tmp/rc; } | sed "s|^|$name: |"
 	if [ "$(cat /tmp/rc)" = 0 ]; then r=ok; else r=FAIL; failed=1; fi
 	echo "KERNELTEST $name $r $(($(date +%s) - began))s"
 done
