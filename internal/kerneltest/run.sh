@@ -270,14 +270,14 @@ report() {
 	[ "$fail" = 0 ] && [ "$skip" = 0 ] && [ "$pass" != 0 ] || ok=false
 	echo "== attach paths the forced tests saw on $kver:"
 	grep -E 'EBTOOLS_FORCE=[a-z]*: attached with ' "$log" | sed -E 's/^([a-z]+): +[a-z_]+\.go:[0-9]+: /\1: /' | sort | uniq || true
-	echo "== $k: ${secs}s from boot to power-off"
+	if $finished; then echo "== $k: ${secs}s from boot to power-off"; else echo "== $k: stopped after ${secs}s"; fi
 	echo "kernel $kver ${machine:-?}: $pass passed, $fail failed, $skip skipped" >>"$work/lines"
 	total_pass=$((total_pass + pass)) total_fail=$((total_fail + fail)) total_skip=$((total_skip + skip))
 	$ok && return
 	failed_kernels+=("$k")
 	{
 		echo "== $k ($kver): what failed; whole console: $log"
-		$finished || echo "the guest did not finish (no KERNELTEST END): crashed, hung or timed out"
+		$finished || echo "the guest did not finish (no KERNELTEST END): crashed, hung or timed out; the last test it started: $(grep -E '^[a-z_0-9]+: === RUN' "$log" | tail -1 | sed 's/: === RUN */ /')"
 		for n in $broken; do echo "package $n failed without a failed test (panic or timeout):"; grep -E "^$n: (panic|\\*\\*\\*|FAIL)" "$log" | head -5; done
 		grep -E '^KERNELTEST [a-z_0-9]+ FAIL' "$log" || true
 		grep -E -- '--- SKIP' "$log" | head -5 || true
