@@ -20,7 +20,8 @@
 # looped on the int3 forever (soft lockups in 2 of 3 full runs); on arm64,
 # where the patch is a single B/NOP, a vCPU went on skipping the
 # tracepoint: unlinksnoop saw nothing of an rm for 400 s while the guest
-# sat idle (1 of 3 full runs; one thread costs 197 s per run instead of 164).
+# sat idle (1 of 3 full runs; one thread costs 195-210 s per run instead
+# of 164).
 #
 #   bash internal/kerneltest/run.sh [KERNEL...]   (as root; installs what it needs)
 #
