@@ -4,7 +4,7 @@
 #   sudo make test   run every test (the privileged ones need root)
 #   make generate    rebuild every *_bpfel.{go,o} from its .bpf.c (needs clang-14, llvm-14, libbpf-dev)
 #   make check-generated   regenerate and fail if the committed objects differ
-#   sudo make test-kernels the tests on a second kernel (Debian 6.1, qemu)
+#   sudo make test-kernels the tests on three more kernels (Debian amd64 6.1, arm64 6.1, amd64 6.12; qemu)
 #   sudo make bench        cost and losses next to libbpf-tools
 
 GO      ?= go
@@ -44,7 +44,8 @@ vmlinux:
 test:
 	$(GO) test -count=1 ./...
 
-# The test suite again on Debian's 6.1 cloud kernel under qemu (as root).
+# The test suite again on Debian's amd64 6.1, arm64 6.1 and amd64 6.12 cloud
+# kernels under qemu (as root); KERNELTEST_KERNELS="arm64-6.1" picks some.
 test-kernels:
 	bash internal/kerneltest/run.sh
 

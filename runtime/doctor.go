@@ -100,7 +100,11 @@ func Doctor(btfPath string) []Fact {
 				break
 			}
 		}
-		if fentryErr != nil {
+		var aerr *attachError
+		switch {
+		case errors.As(fentryErr, &aerr):
+			fentryErr = fmt.Errorf("an empty fentry program loads but does not attach: %w", aerr.err)
+		case fentryErr != nil:
 			fentryErr = fmt.Errorf("an empty fentry program does not load: %w", fentryErr)
 		}
 		feature("fentry", fentryErr)

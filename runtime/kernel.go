@@ -12,6 +12,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
 )
 
 const kernelBTFPath = "/sys/kernel/btf/vmlinux"
@@ -90,6 +91,13 @@ func (k *kernel) available(m method, target string) (string, error) {
 		if err := k.failed[failKey(m, target)]; err != nil {
 			return fmt.Sprintf("%s programs do not load here: %v", m, err), nil
 		}
+		// Whether they load is learnt by loading the tool, as for tp_btf;
+		// whether a loaded one attaches is probed.
+		at := map[method]ebpf.AttachType{methodFentry: ebpf.AttachTraceFEntry, methodFexit: ebpf.AttachTraceFExit}[m]
+		var aerr *attachError
+		if err := k.probeTracing(at, target); errors.As(err, &aerr) {
+			return fmt.Sprintf("%s programs load but do not attach here: %v", m, aerr.err), nil
+		}
 	}
 	return "", nil
 }
@@ -106,7 +114,17 @@ func (k *kernel) hasFunc(name string) bool {
 	return k.btf.TypeByName(name, &fn) == nil
 }
 
-// probeTracing loads an empty BPF_PROG_TYPE_TRACING program for target.
+// attachError is a probe program that loaded but did not attach.
+type attachError struct{ err error }
+
+func (e *attachError) Error() string { return "attach program: " + e.err.Error() }
+func (e *attachError) Unwrap() error { return e.err }
+
+// probeTracing loads an empty BPF_PROG_TYPE_TRACING program for target and
+// attaches it: a kernel may load what it cannot attach (arm64 before 6.4
+// has no ftrace direct calls, so fentry on a kernel function fails there
+// with ENOTSUPP once the program is verified). An attach failure is an
+// *attachError.
 func (k *kernel) probeTracing(at ebpf.AttachType, target string) error {
 	key := fmt.Sprintf("%d/%s", at, target)
 	if err, ok := k.probes[key]; ok {
@@ -120,6 +138,12 @@ func (k *kernel) probeTracing(at ebpf.AttachType, target string) error {
 		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
 	}, ebpf.ProgramOptions{KernelTypes: k.btf, LogDisabled: true})
 	if err == nil {
+		l, lerr := link.AttachTracing(link.TracingOptions{Program: p})
+		if lerr != nil {
+			err = &attachError{lerr}
+		} else {
+			l.Close()
+		}
 		p.Close()
 	}
 	k.probes[key] = err
