@@ -53,7 +53,7 @@ var columns = []output.Column{
 	colPComm:     {Header: "PCOMM", Key: "pcomm", Width: 16},
 	colUID:       {Header: "UID", Key: "uid", Width: 6},
 	colOp:        {Header: "OP", Key: "op", Width: 6},
-	colResult:    {Header: "RESULT", Width: 7},
+	colResult:    {Header: "RESULT", Width: output.ErrnoWidth},
 	colPath:      {Header: "PATH", Key: "path"},
 	colTID:       {Key: "tid"},
 	colSyscall:   {Key: "syscall"},

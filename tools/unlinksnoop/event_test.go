@@ -153,3 +153,25 @@ func TestEventDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestResultFitsEveryErrno: no errno name (ENOTEMPTY, ENAMETOOLONG,
+// ENOTRECOVERABLE, ...) pushes PATH out of its column.
+func TestResultFitsEveryErrno(t *testing.T) {
+	for errno := 1; errno < 4096; errno++ {
+		name := output.ErrnoName(errno)
+		if name == "" {
+			continue
+		}
+		var buf bytes.Buffer
+		w := output.NewWriter(&buf)
+		h := newHandler(config{time: output.ClockTime}, output.Text, w, output.NewClockAt(boot, start))
+		h.Header()
+		h.Event(record(unlinksnoopEvent{KtimeNs: start, Pid: 1, Ret: -int32(errno), Dirfd: atFDCWD, Syscall: 1,
+			Comm: testutil.Comm("rm"), Pcomm: testutil.Comm("sh")}, "/p", 0))
+		h.Flush()
+		lines := strings.Split(buf.String(), "\n")
+		if h, r := strings.Index(lines[0], "PATH"), strings.Index(lines[1], " /p")+1; h != r {
+			t.Errorf("%s: PATH at %d, its value at %d:\n%s", name, h, r, buf.String())
+		}
+	}
+}
