@@ -15,7 +15,7 @@ func doctorCommand(stdout, stderr *os.File) *cli.Command {
 	return &cli.Command{
 		Name:         "doctor",
 		Usage:        "Report what this kernel offers to BPF tracing and which tools can run here",
-		Flags:        globalFlags(),
+		Flags:        doctorFlags(),
 		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
 			g, err := parseGlobals(c)
@@ -25,6 +25,18 @@ func doctorCommand(stdout, stderr *os.File) *cli.Command {
 			return doctor(stdout, g)
 		},
 	}
+}
+
+// doctorFlags are the global flags that mean something to doctor: not
+// -d, as doctor traces nothing.
+func doctorFlags() []cli.Flag {
+	var flags []cli.Flag
+	for _, f := range globalFlags() {
+		if f.Names()[0] != "duration" {
+			flags = append(flags, f)
+		}
+	}
+	return flags
 }
 
 func doctor(stdout *os.File, g globals) error {

@@ -126,7 +126,7 @@ func TestClosedPipe(t *testing.T) {
 func TestDuration(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	began := time.Now()
-	p := testutil.Start(t, append(children(), "-d", "1")...)
+	p := testutil.Start(t, append(children(), "-d1")...) // getopt style, as libbpf-tools accept
 	if _, code := p.Wait(t); code != 0 {
 		t.Errorf("exit %d\n%s", code, p.Stderr())
 	}

@@ -17,7 +17,6 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/urfave/cli/v2"
@@ -46,6 +45,12 @@ func run(args []string, stdout, stderr *os.File) error {
 	// A closed stdout must surface as EPIPE, not kill the process, so the
 	// tool can detach and exit 0.
 	signal.Ignore(syscall.SIGPIPE)
+	app := newApp(stdout, stderr)
+	return app.Run(normalizeArgs(app, args))
+}
+
+// newApp returns the command line: global flags, one command per tool, doctor.
+func newApp(stdout, stderr *os.File) *cli.App {
 	app := &cli.App{
 		Name:                   "ebtools",
 		Usage:                  "BCC-style eBPF tracing tools in one binary (CO-RE: no kernel headers or compiler needed)",
@@ -69,12 +74,13 @@ func run(args []string, stdout, stderr *os.File) error {
 		app.Commands = append(app.Commands, toolCommand(t, stdout, stderr))
 	}
 	app.Commands = append(app.Commands, doctorCommand(stdout, stderr))
-	return app.Run(args)
+	return app
 }
 
 func onUsageError(c *cli.Context, err error, _ bool) error {
 	where := "ebtools --help"
-	if c.Command != nil && c.Command.Name != "" {
+	// The app's own flags are parsed by a root command named after it.
+	if c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {
 		where = "ebtools " + c.Command.Name + " --help"
 	}
 	return tools.Usagef("%v (see %s)", err, where)
@@ -171,6 +177,3 @@ func buildVersion() string {
 	}
 	return strings.TrimSpace(v)
 }
-
-// durationSeconds converts -d's seconds to a Duration.
-func durationSeconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
