@@ -57,13 +57,25 @@ type Env struct {
 	Duration time.Duration
 }
 
+// StopGrace is how long output may take to drain once tracing stops (a
+// signal, -d): a reader that takes nothing for that long (`| sleep 600`)
+// gets nothing more, and what it missed is counted as lost.
+const StopGrace = 500 * time.Millisecond
+
 // Traced returns ctx bounded by -d, to be called once the tool is attached:
-// -d counts tracing time, not start-up.
+// -d counts tracing time, not start-up. When it ends, the output has
+// StopGrace to take what is pending.
 func (e *Env) Traced(ctx context.Context) (context.Context, context.CancelFunc) {
+	cancel := context.CancelFunc(func() {})
 	if e.Duration <= 0 {
-		return context.WithCancel(ctx)
+		ctx, cancel = context.WithCancel(ctx)
+	} else {
+		ctx, cancel = context.WithTimeout(ctx, e.Duration)
 	}
-	return context.WithTimeout(ctx, e.Duration)
+	if e.Out != nil {
+		context.AfterFunc(ctx, func() { e.Out.DiscardAfter(StopGrace) })
+	}
+	return ctx, cancel
 }
 
 // Runtime returns runtime options for this environment.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ebtools/ebtools/output"
 	ebrt "github.com/ebtools/ebtools/runtime"
 	"github.com/ebtools/ebtools/tools"
 )
@@ -20,6 +21,9 @@ func doctorCommand(stdout, stderr *os.File) *cli.Command {
 		Action: func(c *cli.Context) error {
 			g, err := parseGlobals(c)
 			if err != nil {
+				return err
+			}
+			if err := output.CheckStdout(stdout); err != nil {
 				return err
 			}
 			return doctor(stdout, g)

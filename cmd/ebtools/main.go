@@ -121,6 +121,9 @@ func toolCommand(t tools.Tool, stdout, stderr *os.File) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if err := output.CheckStdout(stdout); err != nil {
+				return err
+			}
 			return runTool(c, t, g, stdout, stderr)
 		},
 	}
