@@ -1,18 +1,99 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	goruntime "runtime"
+	"strings"
+	"syscall"
+	"unsafe"
 
+	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 )
 
-// Capability numbers missing from older headers.
-const (
-	capPerfmon = 38
-	capBPF     = 39
+// Capability is a Linux capability ebtools may need.
+type Capability struct {
+	Name string
+	bit  uint
+}
+
+// The capabilities ebtools' tools need (see Program.Capabilities).
+var (
+	CapDACReadSearch = Capability{"CAP_DAC_READ_SEARCH", unix.CAP_DAC_READ_SEARCH}
+	CapNetAdmin      = Capability{"CAP_NET_ADMIN", unix.CAP_NET_ADMIN}
+	CapSysAdmin      = Capability{"CAP_SYS_ADMIN", unix.CAP_SYS_ADMIN}
+	CapPerfmon       = Capability{"CAP_PERFMON", 38} // 5.8+
+	CapBPF           = Capability{"CAP_BPF", 39}     // 5.8+
 )
 
-// effectiveCaps returns the effective capability set of this process.
+// Capabilities returns what loading and attaching p needs: CAP_BPF for the
+// bpf() calls, CAP_PERFMON for tracing programs and for the pointer
+// arithmetic the verifier allows only with it (XDP programs too), and
+// CAP_NET_ADMIN to attach XDP. CAP_SYS_ADMIN stands in for each of them.
+// Tracepoints also need tracefs (see TracefsCapabilities).
+func (p Program) Capabilities() []Capability {
+	caps := []Capability{CapBPF, CapPerfmon}
+	if p.NetAdmin {
+		caps = append(caps, CapNetAdmin)
+	}
+	return caps
+}
+
+// PrivilegeError says which capabilities a tool lacks and what for.
+type PrivilegeError struct {
+	// Tool is the tool's name ("" for ebtools as a whole).
+	Tool string
+	// Missing are the capabilities the process lacks.
+	Missing []Capability
+	// For says what they are needed for, e.g. "to load its BPF programs".
+	For string
+	// Or is what else would do instead of granting them ("" if nothing).
+	Or string
+}
+
+func (e *PrivilegeError) Error() string {
+	who := "ebtools"
+	if e.Tool != "" {
+		who += " " + e.Tool
+	}
+	names := capNames(e.Missing)
+	s := fmt.Sprintf("%s needs %s %s: run it as root, or grant it %s", who, names, e.For, names)
+	if e.Or != "" {
+		s += ", or " + e.Or
+	}
+	return s
+}
+
+// Is makes errors.Is(err, ErrPrivileges) true.
+func (e *PrivilegeError) Is(target error) bool { return target == ErrPrivileges }
+
+// withTool returns err with the tool's name in it, if it is a
+// PrivilegeError without one.
+func withTool(err error, tool string) error {
+	var pe *PrivilegeError
+	if errors.As(err, &pe) && pe.Tool == "" {
+		named := *pe
+		named.Tool = tool
+		return &named
+	}
+	return err
+}
+
+// capNames returns "CAP_A", "CAP_A and CAP_B", "CAP_A, CAP_B and CAP_C".
+func capNames(caps []Capability) string {
+	var names []string
+	for _, c := range caps {
+		names = append(names, c.Name)
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// effectiveCaps returns the effective capability set of this thread.
 func effectiveCaps() (uint64, error) {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
@@ -22,22 +103,133 @@ func effectiveCaps() (uint64, error) {
 	return uint64(data[1].Effective)<<32 | uint64(data[0].Effective), nil
 }
 
-func hasCap(set uint64, c int) bool { return set&(1<<uint(c)) != 0 }
+func hasCap(set uint64, c Capability) bool { return set&(1<<c.bit) != 0 }
 
-// CheckPrivileges returns ErrPrivileges unless the process may load and
-// attach tracing programs: CAP_SYS_ADMIN, or CAP_BPF with CAP_PERFMON (5.8+).
-// netAdmin adds CAP_NET_ADMIN, which XDP needs.
-func CheckPrivileges(netAdmin bool) error {
-	caps, err := effectiveCaps()
+// Missing returns those of caps the process does not have, counting
+// CAP_SYS_ADMIN as each of CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (as the
+// kernel does for what ebtools does with them).
+func Missing(caps []Capability) ([]Capability, error) {
+	eff, err := effectiveCaps()
+	if err != nil {
+		return nil, err
+	}
+	var missing []Capability
+	for _, c := range caps {
+		covered := hasCap(eff, c) || (c != CapDACReadSearch && hasCap(eff, CapSysAdmin))
+		if !covered {
+			missing = append(missing, c)
+		}
+	}
+	return missing, nil
+}
+
+// CheckPrivileges returns a PrivilegeError (errors.Is ErrPrivileges)
+// unless the process has the capabilities to load and attach prog.
+func CheckPrivileges(prog Program) error {
+	missing, err := Missing(prog.Capabilities())
 	if err != nil {
 		return err
 	}
-	ok := hasCap(caps, unix.CAP_SYS_ADMIN) || (hasCap(caps, capBPF) && hasCap(caps, capPerfmon))
-	if netAdmin && !hasCap(caps, unix.CAP_NET_ADMIN) {
-		ok = false
-	}
-	if !ok {
-		return ErrPrivileges
+	if len(missing) > 0 {
+		return &PrivilegeError{Tool: prog.Name, Missing: missing, For: "to load and attach its BPF programs"}
 	}
 	return nil
+}
+
+// keptCaps is what the process keeps once attached.
+type keptCaps uint64
+
+func (k keptCaps) String() string {
+	if k == 0 {
+		return "none"
+	}
+	var names []string
+	for _, c := range []Capability{CapBPF} {
+		if hasCap(uint64(k), c) {
+			names = append(names, c.Name)
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+// dropCapabilities clears every capability of the process (effective,
+// permitted, inheritable, and so ambient) on all its threads, once the
+// programs are attached: reading maps, ring and perf buffers needs none.
+// Before Linux 6.5, though, the kernel refuses every bpf() command, map
+// reads included, to a process without CAP_BPF when
+// kernel.unprivileged_bpf_disabled is set; where probe (such a call on one
+// of the tool's maps) fails without it, CAP_BPF is kept.
+func dropCapabilities(probe func() error) (keptCaps, error) {
+	var perm uint64
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return 0, fmt.Errorf("read capabilities: %w", err)
+	}
+	perm = uint64(data[1].Permitted)<<32 | uint64(data[0].Permitted)
+	if perm == 0 {
+		return 0, nil
+	}
+	// First only the effective set, which can be restored from the
+	// permitted one, to see whether bpf() still works without it.
+	if err := capsetAll(0, perm); err != nil {
+		return 0, err
+	}
+	keep := keptCaps(0)
+	if err := probe(); errors.Is(err, unix.EPERM) && hasCap(perm, CapBPF) {
+		keep = keptCaps(1 << CapBPF.bit)
+	}
+	if err := capsetAll(uint64(keep), uint64(keep)); err != nil {
+		return 0, err
+	}
+	return keep, nil
+}
+
+// capsetAll sets the effective and permitted capabilities of every thread
+// of the process (capset(2) changes only the calling thread's) and clears
+// the inheritable ones.
+func capsetAll(eff, perm uint64) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	data := [2]unix.CapUserData{
+		{Effective: uint32(eff), Permitted: uint32(perm)},
+		{Effective: uint32(eff >> 32), Permitted: uint32(perm >> 32)},
+	}
+	// AllThreadsSyscall needs a binary built without cgo (CGO_ENABLED=0,
+	// as make build does); with cgo it returns ENOTSUP.
+	_, _, errno := syscall.AllThreadsSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0)
+	goruntime.KeepAlive(&hdr)
+	goruntime.KeepAlive(&data)
+	if errno != 0 {
+		return fmt.Errorf("drop capabilities: %w", errno)
+	}
+	return nil
+}
+
+// probeBPF returns a bpf() call on one of coll's maps: what the process
+// still does once attached.
+func probeBPF(coll *ebpf.Collection) func() error {
+	return func() error {
+		for _, m := range coll.Maps {
+			_, err := m.Info()
+			return err
+		}
+		return nil
+	}
+}
+
+// describeCaps names the capabilities in set among those ebtools uses.
+func describeCaps(set uint64) string {
+	var names []string
+	for _, c := range []Capability{CapBPF, CapPerfmon, CapNetAdmin, CapDACReadSearch, CapSysAdmin} {
+		if hasCap(set, c) {
+			names = append(names, c.Name)
+		}
+	}
+	if len(names) == 0 {
+		return "none of " + capNames([]Capability{CapBPF, CapPerfmon, CapNetAdmin, CapDACReadSearch, CapSysAdmin})
+	}
+	if os.Geteuid() == 0 {
+		return "root with " + strings.Join(names, ", ")
+	}
+	return strings.Join(names, ", ")
 }

@@ -55,6 +55,9 @@ type Env struct {
 	BTFPath string
 	// Duration (-d) is how long to trace once attached; 0 is until stopped.
 	Duration time.Duration
+	// DropCapabilities gives up the capabilities the process no longer
+	// needs once attached (runtime.Options.DropCapabilities).
+	DropCapabilities bool
 }
 
 // StopGrace is how long output may take to drain once tracing stops (a
@@ -80,7 +83,8 @@ func (e *Env) Traced(ctx context.Context) (context.Context, context.CancelFunc) 
 
 // Runtime returns runtime options for this environment.
 func (e *Env) Runtime(constants map[string]any, cgroup string) ebrt.Options {
-	return ebrt.Options{Logger: e.Log.Named("runtime"), BTFPath: e.BTFPath, Constants: constants, CgroupPath: cgroup}
+	return ebrt.Options{Logger: e.Log.Named("runtime"), BTFPath: e.BTFPath, Constants: constants, CgroupPath: cgroup,
+		DropCapabilities: e.DropCapabilities}
 }
 
 // ErrUsage marks errors in how a tool was invoked (exit status 2).

@@ -34,6 +34,10 @@ func main() {
 	if err == nil {
 		return
 	}
+	var status exitStatus
+	if errors.As(err, &status) {
+		os.Exit(int(status))
+	}
 	fmt.Fprintf(os.Stderr, "ebtools: %s\n", strings.TrimPrefix(err.Error(), tools.ErrUsage.Error()+": "))
 	if errors.Is(err, tools.ErrUsage) {
 		os.Exit(2)
@@ -143,6 +147,9 @@ func runTool(c *cli.Context, t tools.Tool, g globals, stdout, stderr *os.File) e
 		Format:   g.format,
 		BTFPath:  g.btfPath,
 		Duration: g.duration,
+		// This process runs one tool: what it needs only to attach, it
+		// gives up once attached.
+		DropCapabilities: true,
 	}
 	err := t.Run(ctx, c, env)
 	switch {
