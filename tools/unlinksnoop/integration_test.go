@@ -215,7 +215,7 @@ func TestFailedOnly(t *testing.T) {
 	run(t, dir, "rm", "ok")
 	run(t, dir, "rm", "missing")
 	p.WaitLine(t, func(l string) bool { return strings.HasPrefix(l, "TIME") })
-	if got := p.WaitLine(t, func(string) bool { return true }); !strings.HasSuffix(got, " ENOENT  "+dir+"/missing") {
+	if got := p.WaitLine(t, func(string) bool { return true }); !strings.HasSuffix(got, " ENOENT          "+dir+"/missing") {
 		t.Errorf("first row with -x = %q, want the failed rm", got)
 	}
 }
