@@ -28,6 +28,9 @@ var (
 	CapBPF           = Capability{"CAP_BPF", 39}     // 5.8+
 )
 
+// Bit is the capability's number (CAP_BPF is 39).
+func (c Capability) Bit() uint { return c.bit }
+
 // Capabilities returns what loading and attaching p needs: CAP_BPF for the
 // bpf() calls, CAP_PERFMON for tracing programs and for the pointer
 // arithmetic the verifier allows only with it (XDP programs too), and

@@ -2,10 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	"os/exec"
+	goruntime "runtime"
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ebtools/ebtools/internal/testutil"
 	ebrt "github.com/ebtools/ebtools/runtime"
@@ -101,10 +106,50 @@ echo "tracefs mounts after doctor: $(grep -c ' tracefs ' /proc/self/mounts)"`
 // not says that it needs CAP_SYS_ADMIN for it.
 func TestTracefsMountNeedsSysAdmin(t *testing.T) {
 	testutil.RequirePrivileged(t)
-	caps := leastPrivilege["execsnoop"].caps
-	cmd := asNobody(t, caps, "execsnoop")
-	_, stderr, code := ebtools(t, withoutTracefs(`exec "$0" "$@"`, cmd.Args...))
-	if code != 1 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, ebrt.CapSysAdmin.Name+" to mount tracefs") {
-		t.Errorf("exit %d, stderr %q; want exit 1 and one sentence naming CAP_SYS_ADMIN", code, stderr)
+	cmd := asNobody(t, leastPrivilege["execsnoop"].caps, "execsnoop")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	done := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread, in a mount namespace without
+		// tracefs, ends with the goroutine; cmd is forked from it.
+		goruntime.LockOSThread()
+		if err := unmountTracefs(); err != nil {
+			done <- err
+			return
+		}
+		cmd.Run()
+		done <- nil
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
+	code := cmd.ProcessState.ExitCode()
+	if code != 1 || strings.Count(stderr.String(), "\n") != 1 || !strings.Contains(stderr.String(), ebrt.CapSysAdmin.Name+" to mount tracefs") {
+		t.Errorf("exit %d, stderr %q; want exit 1 and one sentence naming CAP_SYS_ADMIN", code, stderr.String())
+	}
+}
+
+// unmountTracefs moves this thread to a mount namespace of its own, with
+// private mounts, and unmounts every tracefs there.
+func unmountTracefs() error {
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("unshare mount namespace: %w", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make mounts private: %w", err)
+	}
+	b, err := os.ReadFile("/proc/thread-self/mounts")
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(string(b), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if f := strings.Fields(lines[i]); len(f) > 2 && f[2] == "tracefs" {
+			if err := unix.Unmount(f[1], unix.MNT_DETACH); err != nil {
+				return fmt.Errorf("unmount %s: %w", f[1], err)
+			}
+		}
+	}
+	return nil
 }
