@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -139,6 +140,28 @@ func CheckPrivileges(prog Program) error {
 	return nil
 }
 
+// perfEventPermission returns the PrivilegeError for an attach that
+// perf_event_open(2) refused with EACCES although the process has
+// CAP_PERFMON, or nil. Where kernel.perf_event_paranoid is above 2, Debian's
+// and Ubuntu's kernels open perf events (tracepoints, kprobes) only for
+// CAP_SYS_ADMIN; upstream takes 3 as 2.
+func perfEventPermission(err error, tool string) error {
+	if !errors.Is(err, unix.EACCES) {
+		return nil
+	}
+	b, rerr := os.ReadFile("/proc/sys/kernel/perf_event_paranoid")
+	level, perr := strconv.Atoi(strings.TrimSpace(string(b)))
+	if rerr != nil || perr != nil || level <= 2 {
+		return nil
+	}
+	if missing, err := Missing([]Capability{CapSysAdmin}); err != nil || len(missing) == 0 {
+		return nil
+	}
+	return &PrivilegeError{Tool: tool, Missing: []Capability{CapSysAdmin},
+		For: fmt.Sprintf("to open perf events while kernel.perf_event_paranoid is %d (above 2: root only, on this kernel)", level),
+		Or:  "set kernel.perf_event_paranoid to 2 (sysctl kernel.perf_event_paranoid=2)"}
+}
+
 // keptCaps is what the process keeps once attached.
 type keptCaps uint64
 
@@ -158,7 +181,7 @@ func (k keptCaps) String() string {
 // dropCapabilities clears every capability of the process (effective,
 // permitted, inheritable, and so ambient) on all its threads, once the
 // programs are attached: reading maps, ring and perf buffers needs none.
-// Before Linux 6.5, though, the kernel refuses every bpf() command, map
+// Before Linux 5.19, though, the kernel refuses every bpf() command, map
 // reads included, to a process without CAP_BPF when
 // kernel.unprivileged_bpf_disabled is set; where probe (such a call on one
 // of the tool's maps) fails without it, CAP_BPF is kept.

@@ -310,6 +310,9 @@ func (s *Session) attach(chosen []choice, opts Options) error {
 			}
 			l, err = attachOne(s.coll.Programs[name], m, target)
 			if err != nil {
+				if perr := perfEventPermission(err, s.prog.Name); perr != nil {
+					return perr
+				}
 				return fmt.Errorf("attach %s %q for %s: %w", m, target, c.hook, err)
 			}
 			s.links = append(s.links, l)
