@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"strconv"
 	"strings"
@@ -160,6 +161,50 @@ func perfEventPermission(err error, tool string) error {
 	return &PrivilegeError{Tool: tool, Missing: []Capability{CapSysAdmin},
 		For: fmt.Sprintf("to open perf events while kernel.perf_event_paranoid is %d (above 2: root only, on this kernel)", level),
 		Or:  "set kernel.perf_event_paranoid to 2 (sysctl kernel.perf_event_paranoid=2)"}
+}
+
+// perfEventsNeedSysAdmin reports whether this kernel opens tracepoint perf
+// events only for CAP_SYS_ADMIN (see perfEventPermission). It tries, on a
+// thread of its own that gives up CAP_SYS_ADMIN and then ends; it needs
+// CAP_PERFMON and a tracefs to read, and says false where it cannot tell.
+func perfEventsNeedSysAdmin(tracefs string) bool {
+	b, err := os.ReadFile("/proc/sys/kernel/perf_event_paranoid")
+	if level, perr := strconv.Atoi(strings.TrimSpace(string(b))); err != nil || perr != nil || level <= 2 {
+		return false
+	}
+	idText, err := os.ReadFile(filepath.Join(tracefs, "events", "syscalls", "sys_enter_openat", "id"))
+	if err != nil {
+		return false
+	}
+	id, err := strconv.ParseUint(strings.TrimSpace(string(idText)), 10, 64)
+	if err != nil {
+		return false
+	}
+	refused := make(chan bool, 1)
+	go func() {
+		// Never unlocked: the thread, with fewer capabilities, ends with
+		// the goroutine.
+		goruntime.LockOSThread()
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if unix.Capget(&hdr, &data[0]) != nil || data[1].Effective&(1<<(CapPerfmon.bit-32)) == 0 {
+			refused <- false
+			return
+		}
+		data[0].Effective &^= 1 << CapSysAdmin.bit
+		if unix.Capset(&hdr, &data[0]) != nil {
+			refused <- false
+			return
+		}
+		attr := unix.PerfEventAttr{Type: unix.PERF_TYPE_TRACEPOINT, Config: id, Sample_type: unix.PERF_SAMPLE_RAW,
+			Sample: 1, Wakeup: 1, Size: uint32(unsafe.Sizeof(unix.PerfEventAttr{}))}
+		fd, err := unix.PerfEventOpen(&attr, -1, 0, -1, unix.PERF_FLAG_FD_CLOEXEC)
+		if err == nil {
+			unix.Close(fd)
+		}
+		refused <- errors.Is(err, unix.EACCES)
+	}()
+	return <-refused
 }
 
 // keptCaps is what the process keeps once attached.

@@ -126,8 +126,9 @@ type Plan struct {
 	// How each hook would attach, e.g. "execve: tracepoint".
 	How []string
 	// Capabilities are what a user other than root needs to run it here:
-	// Program.Capabilities, and CAP_DAC_READ_SEARCH for tracepoints where
-	// tracefs is root's only.
+	// Program.Capabilities, and for tracepoints CAP_DAC_READ_SEARCH where
+	// tracefs is root's only and CAP_SYS_ADMIN where this kernel opens perf
+	// events only for it.
 	Capabilities []Capability
 }
 
@@ -145,8 +146,13 @@ func Check(prog Program, opts Options) (Plan, error) {
 		p.How = append(p.How, fmt.Sprintf("%s: %s", c.hook, c.methods[0]))
 		tracepoints = tracepoints || slices.Contains(c.methods, methodTracepoint)
 	}
-	if root, _, err := Tracefs(); tracepoints && (err != nil || !tracefsWorldReadable(root)) {
-		p.Capabilities = append(p.Capabilities, CapDACReadSearch)
+	if root, _, err := Tracefs(); tracepoints {
+		if err != nil || !tracefsWorldReadable(root) {
+			p.Capabilities = append(p.Capabilities, CapDACReadSearch)
+		}
+		if err == nil && perfEventsNeedSysAdmin(root) {
+			p.Capabilities = append(p.Capabilities, CapSysAdmin)
+		}
 	}
 	return p, nil
 }
