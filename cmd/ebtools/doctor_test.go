@@ -68,6 +68,25 @@ func TestDoctorNothingRuns(t *testing.T) {
 	}
 }
 
+// TestDoctorNamesPermission: without CAP_DAC_READ_SEARCH, tracefs cannot
+// be read; doctor says so, and does not blame the kernel's configuration.
+func TestDoctorNamesPermission(t *testing.T) {
+	testutil.RequirePrivileged(t) // to become another user
+	out, _, code := ebtools(t, asNobody(t, []ebrt.Capability{ebrt.CapBPF, ebrt.CapPerfmon}, "doctor"))
+	var tracepoints string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "tracepoints ") {
+			tracepoints = l
+		}
+	}
+	if !strings.Contains(tracepoints, "cannot tell") || !strings.Contains(tracepoints, "CAP_DAC_READ_SEARCH") || strings.Contains(out, "CONFIG_FTRACE_SYSCALLS") {
+		t.Errorf("tracepoints line %q; want it to name CAP_DAC_READ_SEARCH, not the kernel's configuration:\n%s", tracepoints, out)
+	}
+	if !strings.Contains(out, "tool tcplife     yes") || code != 0 {
+		t.Errorf("exit %d; tcplife (tp_btf, no tracefs) should run with CAP_BPF and CAP_PERFMON:\n%s", code, out)
+	}
+}
+
 // withoutTracefs returns a command that runs script in a mount namespace
 // of its own from which every tracefs is unmounted.
 func withoutTracefs(script string, args ...string) *exec.Cmd {

@@ -78,6 +78,10 @@ func TestHelp(t *testing.T) {
 			t.Errorf("ebtools execsnoop --help (exit %d) lacks %q:\n%s", code, want, out)
 		}
 	}
+	out, _, code = ebtools(t, exec.Command(bin, "doctor", "--help"))
+	if code != 0 || !strings.Contains(out, "--output value, -o value") || strings.Contains(out, "--duration") {
+		t.Errorf("ebtools doctor --help (exit %d) should list -o but not -d:\n%s", code, out)
+	}
 	out, _, code = ebtools(t, exec.Command(bin, "--version"))
 	if code != 0 || !strings.HasPrefix(out, "ebtools version ") {
 		t.Errorf("--version = %q (exit %d)", out, code)
