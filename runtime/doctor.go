@@ -94,6 +94,9 @@ func Doctor(btfPath string) []Fact {
 	feature("perfbuf", features.HaveMapType(ebpf.PerfEventArray))
 
 	tpErr := features.HaveProgramType(ebpf.TracePoint)
+	if _, _, err := Tracefs(); tpErr == nil && err != nil {
+		tpErr = err // no tracefs to look in: cannot tell, if a privilege is missing
+	}
 	if tpErr == nil && root != "" {
 		ok, err := (&kernel{}).tracepointExists("syscalls", "sys_enter_openat")
 		switch {

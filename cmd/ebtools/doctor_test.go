@@ -72,7 +72,9 @@ func TestDoctorNothingRuns(t *testing.T) {
 // be read; doctor says so, and does not blame the kernel's configuration.
 func TestDoctorNamesPermission(t *testing.T) {
 	testutil.RequirePrivileged(t) // to become another user
-	out, _, code := ebtools(t, asNobody(t, []ebrt.Capability{ebrt.CapBPF, ebrt.CapPerfmon}, "doctor"))
+	// With tracefs mounted, as it is where tools ran (the test kernel
+	// boots without it).
+	out, _, code := inMountNamespace(t, mountTracefs, asNobody(t, []ebrt.Capability{ebrt.CapBPF, ebrt.CapPerfmon}, "doctor"))
 	var tracepoints string
 	for _, l := range strings.Split(out, "\n") {
 		if strings.HasPrefix(l, "tracepoints ") {
@@ -125,39 +127,58 @@ echo "tracefs mounts after doctor: $(grep -c ' tracefs ' /proc/self/mounts)"`
 // not says that it needs CAP_SYS_ADMIN for it.
 func TestTracefsMountNeedsSysAdmin(t *testing.T) {
 	testutil.RequirePrivileged(t)
-	cmd := asNobody(t, leastPrivilege["execsnoop"].caps, "execsnoop")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	_, stderr, code := inMountNamespace(t, unmountTracefs, asNobody(t, leastPrivilege["execsnoop"].caps, "execsnoop"))
+	if code != 1 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, ebrt.CapSysAdmin.Name+" to mount tracefs") {
+		t.Errorf("exit %d, stderr %q; want exit 1 and one sentence naming CAP_SYS_ADMIN", code, stderr)
+	}
+}
+
+// inMountNamespace runs cmd to completion in a mount namespace of its own,
+// after prepare changed it, and returns its stdout, stderr and exit code.
+func inMountNamespace(t *testing.T, prepare func() error, cmd *exec.Cmd) (string, string, int) {
+	t.Helper()
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	done := make(chan error, 1)
 	go func() {
-		// Never unlocked: the thread, in a mount namespace without
-		// tracefs, ends with the goroutine; cmd is forked from it.
+		// Never unlocked: the thread, in a mount namespace of its own,
+		// ends with the goroutine; cmd is forked from it.
 		goruntime.LockOSThread()
-		if err := unmountTracefs(); err != nil {
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			done <- fmt.Errorf("unshare mount namespace: %w", err)
+			return
+		}
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			done <- fmt.Errorf("make mounts private: %w", err)
+			return
+		}
+		if err := prepare(); err != nil {
 			done <- err
 			return
 		}
-		cmd.Run()
-		done <- nil
+		err := cmd.Run()
+		if _, ok := err.(*exec.ExitError); ok {
+			err = nil
+		}
+		done <- err
 	}()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	code := cmd.ProcessState.ExitCode()
-	if code != 1 || strings.Count(stderr.String(), "\n") != 1 || !strings.Contains(stderr.String(), ebrt.CapSysAdmin.Name+" to mount tracefs") {
-		t.Errorf("exit %d, stderr %q; want exit 1 and one sentence naming CAP_SYS_ADMIN", code, stderr.String())
-	}
+	return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
 }
 
-// unmountTracefs moves this thread to a mount namespace of its own, with
-// private mounts, and unmounts every tracefs there.
+// mountTracefs mounts tracefs at /sys/kernel/tracing unless it is mounted.
+func mountTracefs() error {
+	b, err := os.ReadFile("/proc/thread-self/mounts")
+	if err != nil || strings.Contains(string(b), " tracefs ") {
+		return err
+	}
+	return unix.Mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, "")
+}
+
+// unmountTracefs unmounts every tracefs (in the caller's mount namespace).
 func unmountTracefs() error {
-	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-		return fmt.Errorf("unshare mount namespace: %w", err)
-	}
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make mounts private: %w", err)
-	}
 	b, err := os.ReadFile("/proc/thread-self/mounts")
 	if err != nil {
 		return err

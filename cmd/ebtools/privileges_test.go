@@ -258,6 +258,7 @@ func TestLeastPrivilege(t *testing.T) {
 	}
 	kept := keptAfterAttach(t)
 	setPerfParanoid(t, 2)
+	ensureTracefs(t)
 	for name, tc := range leastPrivilege {
 		t.Run(name, func(t *testing.T) {
 			w := tc.work(t)
@@ -279,6 +280,24 @@ func TestLeastPrivilege(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ensureTracefs mounts tracefs where a tool run as root would, if nothing
+// has: the tools run here as another user cannot mount it (the test
+// kernel boots without it).
+func ensureTracefs(t *testing.T) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), " tracefs ") {
+		return
+	}
+	if err := unix.Mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, ""); err != nil {
+		t.Fatalf("mount tracefs: %v", err)
+	}
+	t.Log("mounted tracefs at /sys/kernel/tracing, as a tool run as root would")
 }
 
 // setPerfParanoid sets kernel.perf_event_paranoid to level for the test.
@@ -313,6 +332,7 @@ func setPerfParanoid(t *testing.T, level int) {
 func TestPerfEventParanoid(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	setPerfParanoid(t, 3)
+	ensureTracefs(t)
 	caps := leastPrivilege["execsnoop"].caps
 	_, stderr, code := ebtools(t, asNobody(t, caps, "execsnoop", "-d", "0.1"))
 	// Doctor tells which: CAP_SYS_ADMIN among execsnoop's capabilities.
