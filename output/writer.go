@@ -86,21 +86,26 @@ func (w *Writer) Flush() error {
 	}
 	w.written.Store(0)
 	w.req <- w.buf // the goroutine is idle: the last batch was acknowledged
+	var err error
 	select {
-	case err := <-w.ack:
-		w.buf = w.buf[:0]
-		if errors.Is(err, syscall.EPIPE) {
-			err = ErrClosed
-		}
-		w.err = err
-		return err
+	case err = <-w.ack:
 	case <-w.discard:
-		// The goroutine keeps the batch, in its write until the process
-		// ends; what it did not get out is lost.
-		w.drop(w.buf[w.written.Load():])
-		w.buf = make([]byte, 0, cap(w.buf))
-		return nil
+		select {
+		case err = <-w.ack: // written after all
+		default:
+			// The goroutine keeps the batch, in its write until the
+			// process ends; what it did not get out is lost.
+			w.drop(w.buf[w.written.Load():])
+			w.buf = make([]byte, 0, cap(w.buf))
+			return nil
+		}
 	}
+	w.buf = w.buf[:0]
+	if errors.Is(err, syscall.EPIPE) {
+		err = ErrClosed
+	}
+	w.err = err
+	return err
 }
 
 // writeLoop writes each batch in chunks of whole lines of at most
