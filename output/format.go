@@ -1,9 +1,11 @@
 package output
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Format selects how events are printed.
@@ -65,7 +67,7 @@ func New(w *Writer, f Format, cols []Column, opts Options) Formatter {
 		opts.Clock = NewClock()
 	}
 	if f == JSON {
-		return &jsonFormatter{w: w, cols: cols, clock: opts.Clock}
+		return newJSON(w, cols, opts.Clock)
 	}
 	return newText(w, cols, opts)
 }
@@ -102,6 +104,26 @@ type jsonFormatter struct {
 	clock *Clock
 	line  []byte
 	secs  secondCache
+	// b64 holds each column's `,"<key>_b64":`, the field that carries a
+	// value's exact bytes when they are not valid UTF-8.
+	b64 []string
+}
+
+// B64Suffix ends the name of the JSON field that holds a string's exact
+// bytes, base64-encoded (RFC 4648 with padding), next to the string field
+// itself when the bytes are not valid UTF-8 (which the string field must
+// show with U+FFFD in their place). For a list, "<key>_b64" is a list of
+// every item encoded so, present when any item is not valid UTF-8.
+const B64Suffix = "_b64"
+
+func newJSON(w *Writer, cols []Column, clock *Clock) *jsonFormatter {
+	f := &jsonFormatter{w: w, cols: cols, clock: clock, b64: make([]string, len(cols))}
+	for i, c := range cols {
+		if c.Key != "" {
+			f.b64[i] = `,"` + c.Key + B64Suffix + `":`
+		}
+	}
+	return f
 }
 
 // secondCache keeps the formatted form of the last whole second seen:
@@ -147,7 +169,9 @@ func (f *jsonFormatter) Write(r *Row) error {
 		b = append(b, ',', '"')
 		b = append(b, c.Key...)
 		b = append(b, '"', ':')
-		b = appendJSONValue(b, r.get(i))
+		v := r.get(i)
+		b = appendJSONValue(b, v)
+		b = appendJSONBytes(b, v, f.b64[i])
 	}
 	b = append(b, '}', '\n')
 	f.line = b
@@ -180,4 +204,41 @@ func appendJSONValue(b []byte, v *value) []byte {
 		return append(b, ']')
 	}
 	return append(b, "null"...)
+}
+
+// appendJSONBytes appends field (`,"<key>_b64":`) and the exact bytes of a
+// string or list value that is not valid UTF-8, base64-encoded; nothing for
+// other values.
+func appendJSONBytes(b []byte, v *value, field string) []byte {
+	switch v.kind {
+	case kindStr:
+		if utf8.Valid(v.s) {
+			return b
+		}
+		b = append(b, field...)
+		return appendBase64(b, v.s)
+	case kindList:
+		valid := true
+		for j := range v.items {
+			valid = valid && utf8.Valid(v.items[j].B)
+		}
+		if valid {
+			return b
+		}
+		b = append(append(b, field...), '[')
+		for j := range v.items {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = appendBase64(b, v.items[j].B)
+		}
+		return append(b, ']')
+	}
+	return b
+}
+
+func appendBase64(b, s []byte) []byte {
+	b = append(b, '"')
+	b = base64.StdEncoding.AppendEncode(b, s)
+	return append(b, '"')
 }

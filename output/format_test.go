@@ -24,6 +24,7 @@ var testColumns = []Column{
 	{Header: "NAME", Key: "name", Width: 6},
 	{Header: "TEXT_ONLY", Width: 10},
 	{Header: "ITEMS", Key: "items", Quote: true},
+	{Header: "LAST", Key: "last"},
 }
 
 func fillRows() []*Row {
@@ -37,11 +38,22 @@ func fillRows() []*Row {
 	r1.Item(5, []byte("a b"), false)
 	r1.Item(5, []byte("c\nd"), true)
 	r1.More(5)
+	r1.Str(6, []byte("/a path/kept"), false)
 
 	r2 := NewRow(len(testColumns)) // unset values
 	r2.Reset(start + uint64(61*time.Second))
 	r2.Uint(0, 1)
-	return []*Row{r1, r2}
+
+	r3 := NewRow(len(testColumns)) // values that try to shift columns or hide bytes
+	r3.Reset(start + uint64(62*time.Second))
+	r3.Uint(0, 2)
+	r3.Text(1, "-")
+	r3.Str(3, []byte("x 1\u200b2"), false)
+	r3.Str(4, nil, false)
+	r3.Item(5, []byte("f\xffbad"), false)
+	r3.Item(5, []byte("ok "), false)
+	r3.Str(6, []byte(" edges\u00a0"), false)
+	return []*Row{r1, r2, r3}
 }
 
 func TestFormatGolden(t *testing.T) {
@@ -101,8 +113,9 @@ func TestWriteDoesNotAllocate(t *testing.T) {
 	for _, format := range []Format{Text, JSON} {
 		f := New(NewWriter(io.Discard), format, testColumns, Options{Time: ClockTime})
 		f.Write(rows[0])
-		if n := testing.AllocsPerRun(1000, func() { f.Write(rows[0]); f.Write(rows[1]) }); n != 0 {
-			t.Errorf("format %d: %v allocations per row pair", format, n)
+		f.Write(rows[2])
+		if n := testing.AllocsPerRun(1000, func() { f.Write(rows[0]); f.Write(rows[1]); f.Write(rows[2]) }); n != 0 {
+			t.Errorf("format %d: %v allocations per three rows", format, n)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package output
 import (
 	"bytes"
 	"strconv"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -13,6 +14,7 @@ type textFormatter struct {
 	order []int // indexes of the text columns, in order
 	line  []byte
 	secs  secondCache
+	cell  []byte // scratch for escapeEdges
 }
 
 func newText(w *Writer, cols []Column, opts Options) *textFormatter {
@@ -69,7 +71,15 @@ func (f *textFormatter) Write(r *Row) error {
 		c := &f.cols[i]
 		b = f.sep(b)
 		start := len(b)
-		b = appendTextValue(b, r.get(i), c)
+		v := r.get(i)
+		// Every column but the last is one whitespace-separated field:
+		// its spaces are escaped and an empty value shows as "-".
+		last := f.isLast(j)
+		b = appendTextValue(b, v, c, !last && !f.opts.CSV)
+		b = placeholder(b, start, v)
+		if last && !f.opts.CSV {
+			b = f.escapeEdges(b, start)
+		}
 		if f.opts.CSV {
 			b = escapeCommas(b, start)
 		}
@@ -133,7 +143,56 @@ func escapeByte(b []byte, start int, c byte) []byte {
 // truncMark ends a value that a size limit cut.
 const truncMark = "..."
 
-func appendTextValue(b []byte, v *value, c *Column) []byte {
+// escapeEdges escapes the white space that starts or ends the cell
+// b[start:], the last of the row, which would otherwise be invisible or
+// taken for the column separator.
+func (f *textFormatter) escapeEdges(b []byte, start int) []byte {
+	cell := b[start:]
+	lead := 0
+	for lead < len(cell) {
+		r, n := utf8.DecodeRune(cell[lead:])
+		if !unicode.IsSpace(r) {
+			break
+		}
+		lead += n
+	}
+	trail := len(cell)
+	for trail > lead {
+		r, n := utf8.DecodeLastRune(cell[:trail])
+		if !unicode.IsSpace(r) {
+			break
+		}
+		trail -= n
+	}
+	if lead == 0 && trail == len(cell) {
+		return b
+	}
+	f.cell = append(f.cell[:0], cell...)
+	b = appendField(b[:start], f.cell[:lead])
+	b = append(b, f.cell[lead:trail]...)
+	return appendField(b, f.cell[trail:])
+}
+
+// appendField appends already escaped text with its white space escaped.
+func appendField(b, s []byte) []byte { return appendText(b, s, false, true) }
+
+// noValue stands for a value that is unset or empty, so that a column
+// never vanishes from a row.
+const noValue = "-"
+
+// placeholder writes noValue into the empty cell b[start:], and a value
+// that is exactly "-" as \x2d, so that "-" always means no value.
+func placeholder(b []byte, start int, v *value) []byte {
+	switch {
+	case len(b) == start:
+		return append(b, noValue...)
+	case v.kind != kindNone && string(b[start:]) == noValue:
+		return appendHexByte(b[:start], '-')
+	}
+	return b
+}
+
+func appendTextValue(b []byte, v *value, c *Column, field bool) []byte {
 	quote, prec := c.Quote, c.Prec
 	switch v.kind {
 	case kindInt:
@@ -145,9 +204,9 @@ func appendTextValue(b []byte, v *value, c *Column) []byte {
 	case kindFloat:
 		return strconv.AppendFloat(b, v.f, 'f', prec, 64)
 	case kindStr:
-		b = append(b, v.pre...)
-		b = appendTextString(b, v.s, v.cut, quote)
-		return append(b, v.suf...)
+		b = appendMark(b, v.pre, field)
+		b = appendTextString(b, v.s, v.cut, quote, field)
+		return appendMark(b, v.suf, field)
 	case kindList:
 		sep := c.Sep
 		if sep == "" {
@@ -155,30 +214,45 @@ func appendTextValue(b []byte, v *value, c *Column) []byte {
 		}
 		for j := range v.items {
 			if j > 0 {
-				b = append(b, sep...)
+				b = appendMark(b, sep, field)
 			}
 			start := len(b)
-			b = appendTextString(b, v.items[j].B, v.items[j].Cut, quote)
+			b = appendTextString(b, v.items[j].B, v.items[j].Cut, quote, field)
 			if sep != " " {
 				b = escapeByte(b, start, sep[0])
 			}
 		}
 		if v.more {
 			if len(v.items) > 0 {
-				b = append(b, sep...)
+				b = appendMark(b, sep, field)
 			}
 			b = append(b, truncMark...)
 		}
 		return b
 	}
-	return append(b, '-')
+	return b
 }
 
-func appendTextString(b, s []byte, cut, quote bool) []byte {
+// appendMark appends a text-only marker, its spaces escaped in a field.
+func appendMark(b []byte, mark string, field bool) []byte {
+	if !field {
+		return append(b, mark...)
+	}
+	for i := 0; i < len(mark); i++ {
+		if mark[i] == ' ' {
+			b = appendHexByte(b, ' ')
+		} else {
+			b = append(b, mark[i])
+		}
+	}
+	return b
+}
+
+func appendTextString(b, s []byte, cut, quote, field bool) []byte {
 	if quote {
 		b = append(b, '"')
 	}
-	b = AppendText(b, s, quote)
+	b = appendText(b, s, quote, field)
 	if cut {
 		b = append(b, truncMark...)
 	}

@@ -1,10 +1,15 @@
 package output
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,21 +18,39 @@ import (
 // as after `| head`). Callers treat it as a normal, quiet end.
 var ErrClosed = errors.New("output closed by its reader")
 
-// flushSize is how much Writer batches before it writes regardless of time.
-const flushSize = 64 << 10
+const (
+	// flushSize is how much Writer batches before it writes regardless of time.
+	flushSize = 64 << 10
+	// chunkSize bounds one write(2): PIPE_BUF, the most a pipe takes in
+	// one piece, so a write blocked on a full pipe has written nothing.
+	chunkSize = 4096
+)
 
 // Writer batches output lines and writes them on Flush or when 64 KiB are
 // pending. When to flush on time is the caller's policy (the runtime flushes
 // within 50 ms of an event).
+//
+// The write(2) itself runs on a goroutine of its own, because nothing can
+// interrupt it while the reader of a pipe does not read: Flush waits for it
+// until Discard is called, and then returns. From then on, lines are
+// dropped and counted (Unwritten) instead of written.
 type Writer struct {
 	w   io.Writer
 	buf []byte
 	err error
+
+	req     chan []byte   // a batch to the writing goroutine
+	ack     chan error    // its result
+	written atomic.Int64  // bytes of the current batch written so far
+	discard chan struct{} // closed by Discard
+	once    sync.Once
+
+	unwritten atomic.Uint64
 }
 
 // NewWriter returns a Writer on w.
 func NewWriter(w io.Writer) *Writer {
-	return &Writer{w: w, buf: make([]byte, 0, flushSize+4096)}
+	return &Writer{w: w, buf: make([]byte, 0, flushSize+4096), discard: make(chan struct{})}
 }
 
 // Write buffers p. It returns the error of an earlier failed write, if any.
@@ -44,18 +67,110 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Flush writes everything buffered. EPIPE becomes ErrClosed.
+// Flush writes everything buffered. EPIPE becomes ErrClosed. Once Discard
+// was called it drops the lines instead and returns nil.
 func (w *Writer) Flush() error {
 	if w.err != nil || len(w.buf) == 0 {
 		return w.err
 	}
-	_, err := w.w.Write(w.buf)
+	select {
+	case <-w.discard:
+		w.drop(w.buf)
+		w.buf = w.buf[:0]
+		return nil
+	default:
+	}
+	if w.req == nil {
+		w.req, w.ack = make(chan []byte), make(chan error, 1)
+		go w.writeLoop()
+	}
+	w.written.Store(0)
+	w.req <- w.buf // the goroutine is idle: the last batch was acknowledged
+	var err error
+	select {
+	case err = <-w.ack:
+	case <-w.discard:
+		select {
+		case err = <-w.ack: // written after all
+		default:
+			// The goroutine keeps the batch, in its write until the
+			// process ends; what it did not get out is lost.
+			w.drop(w.buf[w.written.Load():])
+			w.buf = make([]byte, 0, cap(w.buf))
+			return nil
+		}
+	}
 	w.buf = w.buf[:0]
 	if errors.Is(err, syscall.EPIPE) {
 		err = ErrClosed
 	}
 	w.err = err
 	return err
+}
+
+// writeLoop writes each batch in chunks of whole lines of at most
+// chunkSize bytes (a longer line alone), recording its progress, so that
+// Flush can tell which lines got out if it stops waiting.
+func (w *Writer) writeLoop() {
+	for b := range w.req {
+		var err error
+		for off := 0; off < len(b) && err == nil; {
+			end := min(off+chunkSize, len(b))
+			if end < len(b) {
+				if nl := bytes.LastIndexByte(b[off:end], '\n'); nl >= 0 {
+					end = off + nl + 1
+				} else if nl := bytes.IndexByte(b[end:], '\n'); nl >= 0 {
+					end += nl + 1
+				} else {
+					end = len(b)
+				}
+			}
+			_, err = w.w.Write(b[off:end])
+			off = end
+			w.written.Store(int64(off))
+		}
+		w.ack <- err
+	}
+}
+
+// drop counts the lines of b as unwritten.
+func (w *Writer) drop(b []byte) {
+	w.unwritten.Add(uint64(bytes.Count(b, []byte{'\n'})))
+}
+
+// Discard makes Flush stop waiting for a write that does not complete and
+// drop every line from now on, counting them. It is safe to call from any
+// goroutine, and more than once.
+func (w *Writer) Discard() { w.once.Do(func() { close(w.discard) }) }
+
+// DiscardAfter calls Discard after d: what the output has not taken by
+// then is given up.
+func (w *Writer) DiscardAfter(d time.Duration) { time.AfterFunc(d, w.Discard) }
+
+// Unwritten returns how many lines were dropped because of Discard.
+func (w *Writer) Unwritten() uint64 { return w.unwritten.Load() }
+
+// ErrStdoutClosed is CheckStdout's error for a stdout that was closed when
+// ebtools started.
+var ErrStdoutClosed = errors.New("stdout is closed: events would go nowhere (to discard them on purpose, redirect stdout to /dev/null)")
+
+// CheckStdout returns ErrStdoutClosed if stdout was closed when the process
+// started (`ebtools execsnoop >&-`). Go's runtime puts /dev/null, opened
+// read-write, in place of a closed standard descriptor before main runs, so
+// that is what is looked for: a shell's `>/dev/null` opens it write-only.
+func CheckStdout(f *os.File) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("check stdout: %w", err)
+	}
+	fl, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0)
+	if err != nil {
+		return fmt.Errorf("check stdout: %w", err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == unix.Mkdev(1, 3) && fl&unix.O_ACCMODE == unix.O_RDWR {
+		return ErrStdoutClosed
+	}
+	return nil
 }
 
 // WatchClosed calls onClose once the reading end of f goes away, if f is a

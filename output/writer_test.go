@@ -58,3 +58,63 @@ func TestWatchClosed(t *testing.T) {
 		t.Fatal("closing the reader was not noticed")
 	}
 }
+
+// TestWriterDiscard: a Flush blocked on a pipe nobody reads returns once
+// Discard is called, and every line is either in the pipe or counted as
+// unwritten.
+func TestWriterDiscard(t *testing.T) {
+	r, wr, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer wr.Close()
+	w := NewWriter(wr)
+	line := []byte(strings.Repeat("x", 99) + "\n")
+	const lines = 3000 // 300 KB: more than the pipe takes
+	flushed := make(chan error)
+	go func() {
+		for i := 0; i < lines; i++ {
+			w.Write(line)
+		}
+		flushed <- w.Flush()
+	}()
+	select {
+	case err := <-flushed:
+		t.Fatalf("Flush returned %v with nobody reading", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	began := time.Now()
+	w.Discard()
+	select {
+	case err := <-flushed:
+		if err != nil {
+			t.Fatalf("Flush after Discard = %v", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("Flush still blocked 1 s after Discard")
+	}
+	t.Logf("Flush returned %v after Discard", time.Since(began))
+	if _, err := w.Write(line); err != nil || w.Flush() != nil {
+		t.Fatalf("Write or Flush after Discard failed: %v", err)
+	}
+	wr.Close()
+	// What the pipe holds, whole lines only, and what was dropped: all lines.
+	var got int
+	buf := make([]byte, 1<<20)
+	r.SetReadDeadline(time.Now().Add(time.Second))
+	for {
+		n, err := r.Read(buf)
+		for _, c := range buf[:n] {
+			if c == '\n' {
+				got++
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	if got == 0 || w.Unwritten() == 0 || uint64(got)+w.Unwritten() != lines+1 {
+		t.Errorf("%d lines in the pipe + %d unwritten, want %d in all", got, w.Unwritten(), lines+1)
+	}
+}

@@ -26,7 +26,10 @@ type Fact struct {
 var fentryProbeTargets = []string{"bpf_fentry_test1", "do_nanosleep", "vfs_read"}
 
 // Doctor reports what this kernel and process offer to BPF tracing. It
-// mounts tracefs if needed, exactly as a tool would.
+// changes nothing on the system, with one exception the caller arranges
+// for: tracefs, if not mounted, is mounted as a tool would mount it, so
+// the caller should run Doctor in a mount namespace of its own then (see
+// TracefsMounted), where the mount goes away with it.
 func Doctor(btfPath string) []Fact {
 	var facts []Fact
 	add := func(name string, ok bool, format string, args ...any) {
@@ -37,13 +40,18 @@ func Doctor(btfPath string) []Fact {
 	_ = unix.Uname(&uts)
 	add("kernel", true, "%s %s", unix.ByteSliceToString(uts.Release[:]), unix.ByteSliceToString(uts.Machine[:]))
 
-	privErr := CheckPrivileges(false)
-	if privErr != nil {
-		add("privileges", false, "%v", privErr)
-	} else if os.Geteuid() == 0 {
-		add("privileges", true, "root")
-	} else {
-		add("privileges", true, "CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)")
+	eff, err := effectiveCaps()
+	if err != nil {
+		add("privileges", false, "%v", err)
+	}
+	missing, _ := Missing([]Capability{CapBPF, CapPerfmon})
+	privOK := err == nil && len(missing) == 0
+	switch {
+	case err != nil:
+	case privOK:
+		add("privileges", true, "%s", describeCaps(eff))
+	default:
+		add("privileges", false, "%s: loading BPF programs needs %s", describeCaps(eff), capNames(missing))
 	}
 
 	k, err := newKernel(btfPath)
@@ -61,19 +69,24 @@ func Doctor(btfPath string) []Fact {
 	case err != nil:
 		add("tracefs", false, "%v", err)
 	case mounted:
-		add("tracefs", true, "was not mounted; ebtools mounted it at %s", root)
+		add("tracefs", true, "not mounted: tools mount it at %s as they start (needs CAP_SYS_ADMIN)", root)
+	case !tracefsWorldReadable(root):
+		add("tracefs", true, "mounted at %s; users other than root need CAP_DAC_READ_SEARCH (or its group) to read it", root)
 	default:
-		add("tracefs", true, "mounted at %s", root)
+		add("tracefs", true, "mounted at %s, readable by all users", root)
 	}
 
-	if privErr != nil {
-		add("probes", false, "skipped: probing BPF features needs the privileges above")
+	if !privOK {
+		add("probes", false, "skipped: probing BPF features needs %s", capNames(missing))
 		return facts
 	}
 	feature := func(name string, err error) {
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrPrivileges):
+			add(name, false, "cannot tell: %v", err)
+		case err != nil:
 			add(name, false, "unavailable: %v", err)
-		} else {
+		default:
 			add(name, true, "available")
 		}
 	}
@@ -81,8 +94,15 @@ func Doctor(btfPath string) []Fact {
 	feature("perfbuf", features.HaveMapType(ebpf.PerfEventArray))
 
 	tpErr := features.HaveProgramType(ebpf.TracePoint)
+	if _, _, err := Tracefs(); tpErr == nil && err != nil {
+		tpErr = err // no tracefs to look in: cannot tell, if a privilege is missing
+	}
 	if tpErr == nil && root != "" {
-		if ok, _ := (&kernel{}).tracepointExists("syscalls", "sys_enter_openat"); !ok {
+		ok, err := (&kernel{}).tracepointExists("syscalls", "sys_enter_openat")
+		switch {
+		case err != nil:
+			tpErr = err
+		case !ok:
 			tpErr = errors.New("no syscall tracepoints (kernel built without CONFIG_FTRACE_SYSCALLS?)")
 		}
 	}

@@ -10,8 +10,9 @@ import (
 
 // Conditions a caller may branch on with errors.Is.
 var (
-	// ErrPrivileges means the process lacks the capabilities to load BPF.
-	ErrPrivileges = errors.New("ebtools needs root (or CAP_BPF and CAP_PERFMON): run with sudo")
+	// ErrPrivileges means the process lacks a capability a tool needs; the
+	// error is a *PrivilegeError that names it.
+	ErrPrivileges = errors.New("missing capabilities")
 	// ErrNoBTF means neither the kernel nor --btf provides BTF type information.
 	ErrNoBTF = errors.New("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing, CONFIG_DEBUG_INFO_BTF is off): pass --btf PATH with BTF for this kernel")
 	// ErrNoTracefs means tracefs is neither mounted nor mountable.

@@ -22,6 +22,13 @@ type Handler interface {
 	Flush() error
 }
 
+// Unwritten is implemented by handlers whose output can give up on a
+// reader that stopped reading: events handed over but never written out.
+// Run counts them as lost.
+type Unwritten interface {
+	Unwritten() uint64
+}
+
 const (
 	// flushDelay bounds how long a printed event may wait in the output
 	// buffer: events are written in batches while they flow, and no later
@@ -138,6 +145,11 @@ func (s *Session) Run(ctx context.Context, h Handler) error {
 	s.pollLost()
 	if ferr := h.Flush(); err == nil {
 		err = ferr
+	}
+	if u, ok := h.(Unwritten); ok && u.Unwritten() > 0 {
+		n := u.Unwritten()
+		s.lost += n
+		s.log.Warn("events lost: the output took nothing until the stop", "unwritten", n)
 	}
 	s.log.Info("stopped", "tool", s.prog.Name, "events", s.events, "lost", s.lost, "malformed", s.malformed,
 		"skipped", s.skipped)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 )
 
 const kernelBTFPath = "/sys/kernel/btf/vmlinux"
@@ -36,8 +38,7 @@ func newKernel(btfPath string) (*kernel, error) {
 	k := &kernel{probes: map[string]error{}, failed: map[string]error{}}
 	var err error
 	if btfPath != "" {
-		k.btf, err = btf.LoadSpec(btfPath)
-		if err != nil {
+		if k.btf, err = loadBTFFile(btfPath); err != nil {
 			return nil, fmt.Errorf("load BTF %q: %w", btfPath, err)
 		}
 		return k, nil
@@ -50,6 +51,50 @@ func newKernel(btfPath string) (*kernel, error) {
 		return nil, fmt.Errorf("load kernel BTF: %w", err)
 	}
 	return k, nil
+}
+
+// MaxBTFSize bounds a --btf file. A kernel's BTF is a few MiB (6.18's
+// vmlinux: about 6 MiB), an ELF image with .BTF tens to hundreds of MiB.
+const MaxBTFSize = 256 << 20
+
+// loadBTFFile parses the BTF in path, a regular file of at most MaxBTFSize
+// bytes (raw BTF or an ELF file with a .BTF section), so that a device such
+// as /dev/zero is refused instead of read until memory runs out.
+func loadBTFFile(path string) (*btf.Spec, error) {
+	// O_NONBLOCK: opening a named pipe must not wait for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file but %s", fileType(fi.Mode()))
+	}
+	if fi.Size() > MaxBTFSize {
+		return nil, fmt.Errorf("%d bytes, more than the %d MiB ebtools reads", fi.Size(), MaxBTFSize>>20)
+	}
+	// The file's size as it was checked, even if it grows meanwhile.
+	return btf.LoadSpecFromReader(io.NewSectionReader(f, 0, fi.Size()))
+}
+
+func fileType(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return "a special file"
 }
 
 // available returns why m cannot attach to target here ("" if it can). err

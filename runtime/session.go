@@ -45,6 +45,10 @@ type Options struct {
 	XDPMode string
 	// MapSizes overrides the max_entries of maps, by name.
 	MapSizes map[string]uint32
+	// DropCapabilities makes Start give up every capability the process
+	// no longer needs once attached, on all its threads (see
+	// dropCapabilities). Only a process that runs one tool sets it.
+	DropCapabilities bool
 }
 
 // Session is a loaded and attached tool.
@@ -103,24 +107,54 @@ func Start(ctx context.Context, prog Program, opts Options) (*Session, error) {
 		s.Close()
 		return nil, err
 	}
+	caps := "kept"
+	if opts.DropCapabilities {
+		kept, err := dropCapabilities(probeBPF(s.coll))
+		if err != nil {
+			s.log.Warn("could not give up capabilities after attaching", "error", err)
+		} else {
+			caps = kept.String()
+		}
+	}
 	s.log.Info("attached", "tool", prog.Name, "programs", len(s.links), "methods", strings.Join(s.methods, ","),
-		"perfbuf", s.perfbuf, "ms", time.Since(began).Milliseconds())
+		"perfbuf", s.perfbuf, "caps", caps, "ms", time.Since(began).Milliseconds())
 	return s, nil
 }
 
-// Check loads prog as Start would, without attaching, and returns how each
-// hook would attach (e.g. "execve: tracepoint").
-func Check(prog Program, opts Options) ([]string, error) {
+// Plan is how a tool would run here.
+type Plan struct {
+	// How each hook would attach, e.g. "execve: tracepoint".
+	How []string
+	// Capabilities are what a user other than root needs to run it here:
+	// Program.Capabilities, and for tracepoints CAP_DAC_READ_SEARCH where
+	// tracefs is root's only and CAP_SYS_ADMIN where this kernel opens perf
+	// events only for it.
+	Capabilities []Capability
+}
+
+// Check loads prog as Start would, without attaching, and returns how it
+// would run.
+func Check(prog Program, opts Options) (Plan, error) {
 	s, chosen, err := load(prog, opts)
 	if err != nil {
-		return nil, err
+		return Plan{}, err
 	}
 	defer s.Close()
-	var how []string
+	p := Plan{Capabilities: prog.Capabilities()}
+	tracepoints := false
 	for _, c := range chosen {
-		how = append(how, fmt.Sprintf("%s: %s", c.hook, c.methods[0]))
+		p.How = append(p.How, fmt.Sprintf("%s: %s", c.hook, c.methods[0]))
+		tracepoints = tracepoints || slices.Contains(c.methods, methodTracepoint)
 	}
-	return how, nil
+	if root, _, err := Tracefs(); tracepoints {
+		if err != nil || !tracefsWorldReadable(root) {
+			p.Capabilities = append(p.Capabilities, CapDACReadSearch)
+		}
+		if err == nil && perfEventsNeedSysAdmin(root) {
+			p.Capabilities = append(p.Capabilities, CapSysAdmin)
+		}
+	}
+	return p, nil
 }
 
 // load runs every step of Start up to loading the collection.
@@ -131,7 +165,7 @@ func load(prog Program, opts Options) (*Session, []choice, error) {
 		log = hclog.NewNullLogger()
 	}
 	s := &Session{prog: prog, log: log}
-	if err := CheckPrivileges(prog.NetAdmin); err != nil {
+	if err := CheckPrivileges(prog); err != nil {
 		return nil, nil, err
 	}
 	f, err := forceFromEnv()
@@ -155,7 +189,7 @@ func load(prog Program, opts Options) (*Session, []choice, error) {
 		var pruned []string
 		chosen, pruned, err = resolve(spec, prog.Hooks, k, f)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, withTool(err, prog.Name)
 		}
 		if try == 0 {
 			for _, p := range pruned {
@@ -282,6 +316,9 @@ func (s *Session) attach(chosen []choice, opts Options) error {
 			}
 			l, err = attachOne(s.coll.Programs[name], m, target)
 			if err != nil {
+				if perr := perfEventPermission(err, s.prog.Name); perr != nil {
+					return perr
+				}
 				return fmt.Errorf("attach %s %q for %s: %w", m, target, c.hook, err)
 			}
 			s.links = append(s.links, l)

@@ -35,6 +35,11 @@ func Tracefs() (path string, mounted bool, err error) {
 		}
 		if err := unix.Mount("tracefs", tracefsMountPoint, "tracefs", 0, ""); err != nil {
 			s.err = fmt.Errorf("mount tracefs at %s: %v: %w", tracefsMountPoint, err, ErrNoTracefs)
+			if errors.Is(err, unix.EPERM) {
+				s.err = &PrivilegeError{Missing: []Capability{CapSysAdmin},
+					For: "to mount tracefs at " + tracefsMountPoint + ", which is not mounted",
+					Or:  "mount it first (mount -t tracefs tracefs " + tracefsMountPoint + ")"}
+			}
 			return
 		}
 		s.path, s.mounted = tracefsMountPoint, true
@@ -84,8 +89,37 @@ func (k *kernel) tracepointExists(group, name string) (bool, error) {
 		k.mountedTracefs = root
 	}
 	_, err = os.Stat(filepath.Join(root, "events", group, name, "id"))
-	if errors.Is(err, os.ErrNotExist) {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
 		return false, nil
+	case errors.Is(err, os.ErrPermission):
+		return false, tracefsPermission(root)
 	}
 	return err == nil, err
+}
+
+// tracefsPermission is the error for a tracefs this process may not read:
+// tracefs is root's with mode 0700 unless mounted otherwise, and its
+// tracepoint IDs are readable by root's group only.
+func tracefsPermission(root string) error {
+	return &PrivilegeError{Missing: []Capability{CapDACReadSearch},
+		For: "to read tracefs at " + root,
+		Or:  "let its group read tracefs (mount -o remount,gid=GROUP,mode=750 " + root + ")"}
+}
+
+// TracefsMounted reports whether tracefs is mounted (or reachable in
+// debugfs), without mounting it.
+func TracefsMounted() bool { return findTracefs() != "" }
+
+// tracefsWorldReadable reports whether users other than root may read the
+// tracepoint IDs under tracefs at root without CAP_DAC_READ_SEARCH (as a
+// tracefs mounted with mode=755 and a gid of theirs allows, for example).
+func tracefsWorldReadable(root string) bool {
+	for _, p := range []string{root, filepath.Join(root, "events")} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+	}
+	fi, err := os.Stat(filepath.Join(root, "events", "syscalls", "sys_enter_openat", "id"))
+	return err == nil && fi.Mode().Perm()&0o004 != 0
 }

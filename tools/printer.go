@@ -23,3 +23,6 @@ func (p *Printer) Print() error { return p.Formatter.Write(p.Row) }
 
 // Flush implements runtime.Handler.
 func (p *Printer) Flush() error { return p.Out.Flush() }
+
+// Unwritten implements runtime.Unwritten.
+func (p *Printer) Unwritten() uint64 { return p.Out.Unwritten() }

@@ -55,20 +55,36 @@ type Env struct {
 	BTFPath string
 	// Duration (-d) is how long to trace once attached; 0 is until stopped.
 	Duration time.Duration
+	// DropCapabilities gives up the capabilities the process no longer
+	// needs once attached (runtime.Options.DropCapabilities).
+	DropCapabilities bool
 }
 
+// StopGrace is how long output may take to drain once tracing stops (a
+// signal, -d): a reader that takes nothing for that long (`| sleep 600`)
+// gets nothing more, and what it missed is counted as lost.
+const StopGrace = 500 * time.Millisecond
+
 // Traced returns ctx bounded by -d, to be called once the tool is attached:
-// -d counts tracing time, not start-up.
+// -d counts tracing time, not start-up. When it ends, the output has
+// StopGrace to take what is pending.
 func (e *Env) Traced(ctx context.Context) (context.Context, context.CancelFunc) {
+	cancel := context.CancelFunc(func() {})
 	if e.Duration <= 0 {
-		return context.WithCancel(ctx)
+		ctx, cancel = context.WithCancel(ctx)
+	} else {
+		ctx, cancel = context.WithTimeout(ctx, e.Duration)
 	}
-	return context.WithTimeout(ctx, e.Duration)
+	if e.Out != nil {
+		context.AfterFunc(ctx, func() { e.Out.DiscardAfter(StopGrace) })
+	}
+	return ctx, cancel
 }
 
 // Runtime returns runtime options for this environment.
 func (e *Env) Runtime(constants map[string]any, cgroup string) ebrt.Options {
-	return ebrt.Options{Logger: e.Log.Named("runtime"), BTFPath: e.BTFPath, Constants: constants, CgroupPath: cgroup}
+	return ebrt.Options{Logger: e.Log.Named("runtime"), BTFPath: e.BTFPath, Constants: constants, CgroupPath: cgroup,
+		DropCapabilities: e.DropCapabilities}
 }
 
 // ErrUsage marks errors in how a tool was invoked (exit status 2).

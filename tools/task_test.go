@@ -138,6 +138,9 @@ func TestTaskFlags(t *testing.T) {
 		wantErr bool
 	}{
 		{[]string{"-p", "4194304"}, false},
+		{[]string{"-p", "0"}, true}, // 0 would turn the kernel filter off
+		{[]string{"--tree", "0"}, true},
+		{[]string{"--mntns", "0"}, true},
 		{[]string{"-p", "4194305"}, true},
 		{[]string{"-p", "4294967296"}, true},
 		{[]string{"--tid", "4294967297"}, true},

@@ -15,18 +15,15 @@ import (
 	"github.com/ebtools/ebtools/tools/internal/cgroups"
 )
 
-// PIDMax is the largest PID or TID Linux hands out (PID_MAX_LIMIT).
-const PIDMax = 4 << 20
-
 // TaskConfig holds the flags every event tool shares: who to trace and
 // which task columns to show. Flags binds them; Check validates them.
 type TaskConfig struct {
-	PID, TID, PPID, Tree uint
+	PID, TID, PPID, Tree int64
 	UID                  string
 	Cgroup               string
 	Name                 string
 	Container, Unit      string
-	MntNS                uint
+	MntNS                int64
 	PrintUID             bool
 	PrintUnit            bool
 	PrintContainer       bool
@@ -57,13 +54,18 @@ func aliases(letter string) []string {
 // Flags returns the shared flags, bound to c.
 func (c *TaskConfig) Flags(l Letters) []cli.Flag {
 	return []cli.Flag{
-		&cli.UintFlag{Name: "pid", Aliases: []string{"p"}, Destination: &c.PID, Usage: "trace this `PID` only (in kernel)"},
-		&cli.UintFlag{Name: "tid", Aliases: aliases(l.TID), Destination: &c.TID, Usage: "trace this `TID` (thread) only (in kernel)"},
-		&cli.UintFlag{Name: "ppid", Aliases: aliases(l.PPID), Destination: &c.PPID, Usage: "trace children of this `PPID` only (in kernel)"},
-		&cli.UintFlag{Name: "tree", Destination: &c.Tree, Usage: "trace `PID` and all its descendants, also those born later (in kernel)"},
+		&cli.Int64Flag{Name: "pid", Aliases: []string{"p"}, Destination: &c.PID, Action: idRange("p", "pid"), Usage: "trace this `PID` only (in kernel)"},
+		&cli.Int64Flag{Name: "tid", Aliases: aliases(l.TID), Destination: &c.TID, Action: idRange(l.TID, "tid"), Usage: "trace this `TID` (thread) only (in kernel)"},
+		&cli.Int64Flag{Name: "ppid", Aliases: aliases(l.PPID), Destination: &c.PPID, Action: idRange(l.PPID, "ppid"), Usage: "trace children of this `PPID` only (in kernel)"},
+		&cli.Int64Flag{Name: "tree", Destination: &c.Tree, Action: idRange("", "tree"), Usage: "trace `PID` and all its descendants, also those born later (in kernel)"},
 		&cli.StringFlag{Name: "uid", Aliases: []string{"u"}, Destination: &c.UID, Usage: "trace this `UID` (number or user name) only (in kernel)"},
 		&cli.StringFlag{Name: "cgroup", Aliases: []string{"c"}, Destination: &c.Cgroup, Usage: "trace processes in this cgroup v2 `PATH` and below only (in kernel)"},
-		&cli.UintFlag{Name: "mntns", Destination: &c.MntNS, Usage: "trace processes in this mount namespace only (the inode `NUMBER` of /proc/PID/ns/mnt) (in kernel)"},
+		&cli.Int64Flag{Name: "mntns", Destination: &c.MntNS, Action: func(_ *cli.Context, v int64) error {
+			if v < 1 || v > 1<<32-1 {
+				return Usagef("--mntns %d: want the inode number of a /proc/PID/ns/mnt, 1 to %d", v, uint32(1<<32-1))
+			}
+			return nil
+		}, Usage: "trace processes in this mount namespace only (the inode `NUMBER` of /proc/PID/ns/mnt) (in kernel)"},
 		&cli.StringFlag{Name: "unit", Destination: &c.Unit, Usage: "only processes of this systemd `UNIT`, e.g. cron.service or session-4.scope"},
 		&cli.StringFlag{Name: "container", Destination: &c.Container, Usage: "only processes in the container whose id starts with `ID`"},
 		&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Destination: &c.Name, Usage: "only processes whose name (comm) contains `NAME`"},
@@ -71,6 +73,21 @@ func (c *TaskConfig) Flags(l Letters) []cli.Flag {
 		&cli.BoolFlag{Name: "print-unit", Destination: &c.PrintUnit, Usage: "include a UNIT column (systemd unit)"},
 		&cli.BoolFlag{Name: "print-container", Destination: &c.PrintContainer, Usage: "include a CONTAINER column (short container id)"},
 		&cli.BoolFlag{Name: "print-lineage", Destination: &c.PrintLineage, Usage: "include a LINEAGE column: comm<-parent<-grandparent..."},
+	}
+}
+
+// idRange checks a process or thread ID flag when it is given: 0 would
+// turn its kernel filter off, and more than 32 bits would wrap.
+func idRange(letter, name string) func(*cli.Context, int64) error {
+	return func(_ *cli.Context, v int64) error {
+		if v < 1 || v > PIDMax {
+			spelled := "--" + name
+			if letter != "" {
+				spelled = "-" + letter + "/" + spelled
+			}
+			return Usagef("%s %d: want 1 to %d", spelled, v, PIDMax)
+		}
+		return nil
 	}
 }
 
@@ -101,17 +118,6 @@ func (c *TaskConfig) Check() error {
 		c.Time = output.RelativeTime
 	default:
 		c.Time = c.defTime
-	}
-	for _, id := range []struct {
-		name string
-		v    uint
-	}{{"pid", c.PID}, {"tid", c.TID}, {"ppid", c.PPID}, {"tree", c.Tree}} {
-		if id.v > PIDMax {
-			return Usagef("--%s %d: want a process ID from 1 to %d", id.name, id.v, PIDMax)
-		}
-	}
-	if c.MntNS > 1<<32-1 {
-		return Usagef("--mntns %d: want an inode number of /proc/PID/ns/mnt (32 bits)", c.MntNS)
 	}
 	c.uid = NoUID
 	if c.UID != "" {

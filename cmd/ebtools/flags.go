@@ -23,6 +23,13 @@ func globalFlags() []cli.Flag {
 	}
 }
 
+// Bounds of -d/--duration in seconds: a millisecond (less would round to
+// "no limit"), and about 31 years, far below time.Duration's limit.
+const (
+	minDuration = 0.001
+	maxDuration = 1e9
+)
+
 type globals struct {
 	format   output.Format
 	duration time.Duration
@@ -52,11 +59,9 @@ func parseGlobals(c *cli.Context) (globals, error) {
 		return g, tools.Usagef("-o/--output: %v", err)
 	}
 	if cc := lookup(c, "duration"); cc != nil {
-		d := cc.Float64("duration")
-		if d <= 0 {
-			return g, tools.Usagef("-d/--duration %v: want a positive number of seconds", d)
+		if g.duration, err = tools.Seconds(cc, "duration", minDuration, maxDuration); err != nil {
+			return g, err
 		}
-		g.duration = durationSeconds(d)
 	}
 	level := os.Getenv("EBTOOLS_LOG_LEVEL")
 	if cc := lookup(c, "log-level"); cc != nil {

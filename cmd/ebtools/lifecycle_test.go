@@ -1,15 +1,20 @@
 package main
 
 import (
+	"bufio"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ebtools/ebtools/internal/testutil"
+	"github.com/ebtools/ebtools/output"
 )
 
 // These tests use execsnoop as the vehicle for behaviour every tool shares:
@@ -126,7 +131,7 @@ func TestClosedPipe(t *testing.T) {
 func TestDuration(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	began := time.Now()
-	p := testutil.Start(t, append(children(), "-d", "1")...)
+	p := testutil.Start(t, append(children(), "-d1")...) // getopt style, as libbpf-tools accept
 	if _, code := p.Wait(t); code != 0 {
 		t.Errorf("exit %d\n%s", code, p.Stderr())
 	}
@@ -164,5 +169,106 @@ func TestExternalBTF(t *testing.T) {
 	p.WaitLine(t, suffix("/bin/echo external-btf"))
 	if _, code := p.Stop(t, syscall.SIGTERM); code != 0 {
 		t.Errorf("with --btf: exit %d\n%s", code, p.Stderr())
+	}
+}
+
+// TestStopWhileStdoutBlocked is `ebtools opensnoop | sleep 600` under a
+// flood of opens, then SIGTERM: ebtools exits 0 within a second although
+// its write to the full pipe never returns, and every event it read is
+// either in the pipe or counted as lost.
+func TestStopWhileStdoutBlocked(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	flood := exec.Command("/bin/sh", "-c", "while :; do : </dev/null; done")
+	if err := flood.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { flood.Process.Kill(); flood.Wait() }()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := exec.Command(testutil.Binary(t), "--log-level", "info", "opensnoop", "-p", strconv.Itoa(flood.Process.Pid))
+	cmd.Stdout = w
+	p := testutil.StartCmd(t, cmd)
+	w.Close()
+	// The pipe is full: what it holds no longer grows while the flood goes
+	// on, so ebtools is blocked in its write.
+	deadline := time.Now().Add(testutil.Timeout)
+	for last := -1; ; {
+		n, err := unix.IoctlGetInt(int(r.Fd()), unix.TIOCINQ) // FIONREAD
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n >= 32<<10 && n == last {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pipe holds %d bytes, still changing, after %v", n, testutil.Timeout)
+		}
+		last = n
+		time.Sleep(testutil.Scaled(200 * time.Millisecond))
+	}
+	began := time.Now()
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(testutil.Scaled(5 * time.Second)):
+		t.Fatalf("still running 5 s after SIGTERM with its stdout blocked\n%s", p.Stderr())
+	}
+	took := time.Since(began)
+	t.Logf("exited %v after SIGTERM", took)
+	if limit := testutil.Scaled(time.Second); took > limit {
+		t.Errorf("took %v to exit, want under %v", took, limit)
+	}
+	if code := p.ExitCode(); code != 0 {
+		t.Errorf("exit %d, want 0\n%s", code, p.Stderr())
+	}
+	// Rows in the pipe (the header aside) and unwritten ones are the
+	// events ebtools read; the unwritten are part of lost.
+	rows := -1
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		rows++
+	}
+	stderr := p.Stderr()
+	events, lost, unwritten := logValue(t, stderr, "events"), logValue(t, stderr, "lost"), logValue(t, stderr, "unwritten")
+	t.Logf("events=%d rows=%d unwritten=%d lost=%d", events, rows, unwritten, lost)
+	if unwritten == 0 || rows+unwritten != events || lost < unwritten {
+		t.Errorf("events=%d, rows in the pipe %d, unwritten %d, lost %d: want rows+unwritten = events, unwritten counted in lost\n%s",
+			events, rows, unwritten, lost, stderr)
+	}
+}
+
+// logValue returns the number after key= in the stderr line that has it
+// last ("stopped: ... lost=N").
+func logValue(t *testing.T, stderr, key string) int {
+	t.Helper()
+	m := regexp.MustCompile(`\b`+key+`=(\d+)`).FindAllStringSubmatch(stderr, -1)
+	if m == nil {
+		t.Fatalf("no %s= in stderr:\n%s", key, stderr)
+	}
+	n, _ := strconv.Atoi(m[len(m)-1][1])
+	return n
+}
+
+// TestStdoutClosed: with stdout closed at start (`>&-`) there is nowhere
+// to print events: one sentence, exit 1. /dev/null on purpose works.
+func TestStdoutClosed(t *testing.T) {
+	bin := testutil.Binary(t)
+	_, stderr, code := ebtools(t, exec.Command("/bin/sh", "-c", `exec "$0" execsnoop >&-`, bin))
+	if code != 1 || stderr != "ebtools: "+output.ErrStdoutClosed.Error()+"\n" {
+		t.Errorf(">&-: exit %d, stderr %q; want exit 1 and %q", code, stderr, output.ErrStdoutClosed)
+	}
+	_, stderr, code = ebtools(t, exec.Command("/bin/sh", "-c", `exec "$0" doctor >&-`, bin))
+	if code != 1 || !strings.Contains(stderr, "stdout is closed") {
+		t.Errorf("doctor >&-: exit %d, stderr %q", code, stderr)
+	}
+	testutil.RequirePrivileged(t)
+	_, stderr, code = ebtools(t, exec.Command("/bin/sh", "-c", `exec "$0" execsnoop -d 0.2 >/dev/null`, bin))
+	if code != 0 {
+		t.Errorf(">/dev/null: exit %d, stderr %q", code, stderr)
 	}
 }

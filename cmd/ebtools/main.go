@@ -17,7 +17,6 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/urfave/cli/v2"
@@ -35,6 +34,10 @@ func main() {
 	if err == nil {
 		return
 	}
+	var status exitStatus
+	if errors.As(err, &status) {
+		os.Exit(int(status))
+	}
 	fmt.Fprintf(os.Stderr, "ebtools: %s\n", strings.TrimPrefix(err.Error(), tools.ErrUsage.Error()+": "))
 	if errors.Is(err, tools.ErrUsage) {
 		os.Exit(2)
@@ -46,6 +49,12 @@ func run(args []string, stdout, stderr *os.File) error {
 	// A closed stdout must surface as EPIPE, not kill the process, so the
 	// tool can detach and exit 0.
 	signal.Ignore(syscall.SIGPIPE)
+	app := newApp(stdout, stderr)
+	return app.Run(normalizeArgs(app, args))
+}
+
+// newApp returns the command line: global flags, one command per tool, doctor.
+func newApp(stdout, stderr *os.File) *cli.App {
 	app := &cli.App{
 		Name:                   "ebtools",
 		Usage:                  "BCC-style eBPF tracing tools in one binary (CO-RE: no kernel headers or compiler needed)",
@@ -69,12 +78,13 @@ func run(args []string, stdout, stderr *os.File) error {
 		app.Commands = append(app.Commands, toolCommand(t, stdout, stderr))
 	}
 	app.Commands = append(app.Commands, doctorCommand(stdout, stderr))
-	return app.Run(args)
+	return app
 }
 
 func onUsageError(c *cli.Context, err error, _ bool) error {
 	where := "ebtools --help"
-	if c.Command != nil && c.Command.Name != "" {
+	// The app's own flags are parsed by a root command named after it.
+	if c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {
 		where = "ebtools " + c.Command.Name + " --help"
 	}
 	return tools.Usagef("%v (see %s)", err, where)
@@ -115,6 +125,9 @@ func toolCommand(t tools.Tool, stdout, stderr *os.File) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if err := output.CheckStdout(stdout); err != nil {
+				return err
+			}
 			return runTool(c, t, g, stdout, stderr)
 		},
 	}
@@ -134,6 +147,9 @@ func runTool(c *cli.Context, t tools.Tool, g globals, stdout, stderr *os.File) e
 		Format:   g.format,
 		BTFPath:  g.btfPath,
 		Duration: g.duration,
+		// This process runs one tool: what it needs only to attach, it
+		// gives up once attached.
+		DropCapabilities: true,
 	}
 	err := t.Run(ctx, c, env)
 	switch {
@@ -171,6 +187,3 @@ func buildVersion() string {
 	}
 	return strings.TrimSpace(v)
 }
-
-// durationSeconds converts -d's seconds to a Duration.
-func durationSeconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

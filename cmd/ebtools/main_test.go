@@ -78,6 +78,10 @@ func TestHelp(t *testing.T) {
 			t.Errorf("ebtools execsnoop --help (exit %d) lacks %q:\n%s", code, want, out)
 		}
 	}
+	out, _, code = ebtools(t, exec.Command(bin, "doctor", "--help"))
+	if code != 0 || !strings.Contains(out, "--output value, -o value") || strings.Contains(out, "--duration") {
+		t.Errorf("ebtools doctor --help (exit %d) should list -o but not -d:\n%s", code, out)
+	}
 	out, _, code = ebtools(t, exec.Command(bin, "--version"))
 	if code != 0 || !strings.HasPrefix(out, "ebtools version ") {
 		t.Errorf("--version = %q (exit %d)", out, code)
@@ -89,7 +93,7 @@ func TestUnprivileged(t *testing.T) {
 	cmd := exec.Command(testutil.Binary(t), "execsnoop")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	_, stderr, code := ebtools(t, cmd)
-	want := "ebtools: ebtools needs root (or CAP_BPF and CAP_PERFMON): run with sudo\n"
+	want := "ebtools: ebtools execsnoop needs CAP_BPF and CAP_PERFMON to load and attach its BPF programs: run it as root, or grant it CAP_BPF and CAP_PERFMON\n"
 	if code != 1 || stderr != want {
 		t.Errorf("as nobody: exit %d, stderr %q; want exit 1, %q", code, stderr, want)
 	}

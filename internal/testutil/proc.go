@@ -59,13 +59,17 @@ func Start(t testing.TB, args ...string) *Proc {
 }
 
 // StartCmd starts cmd, which must run ebtools at info log level (possibly
-// through a wrapper), and waits for its readiness line on stderr.
+// through a wrapper), and waits for its readiness line on stderr. If
+// cmd.Stdout is set, the test reads it itself (WaitLine sees nothing).
 func StartCmd(t testing.TB, cmd *exec.Cmd) *Proc {
 	t.Helper()
 	p := &Proc{Cmd: cmd, ready: make(chan struct{}), done: make(chan struct{}), notify: make(chan struct{})}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	var stdout io.ReadCloser = io.NopCloser(strings.NewReader(""))
+	if cmd.Stdout == nil {
+		var err error
+		if stdout, err = cmd.StdoutPipe(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	p.stdout = stdout
 	stderr, err := cmd.StderrPipe()

@@ -59,7 +59,9 @@ func Binary(t testing.TB) string {
 			return
 		}
 		build.path = filepath.Join(build.dir, "ebtools")
+		// As `make build` does: the static binary that ships.
 		cmd := exec.Command("go", "build", "-o", build.path, "github.com/ebtools/ebtools/cmd/ebtools")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		cmd.Dir = moduleRoot()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			build.err = fmt.Errorf("go build ./cmd/ebtools: %v\n%s", err, out)
@@ -82,6 +84,10 @@ func Main(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// ModuleRoot returns the directory of the ebtools module (where the
+// Makefile and README are).
+func ModuleRoot() string { return moduleRoot() }
 
 func moduleRoot() string {
 	_, file, _, _ := runtime.Caller(0)

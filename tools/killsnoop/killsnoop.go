@@ -102,7 +102,7 @@ var columns = tools.Columns(
 	output.Column{Header: "SIG", Key: "signal", Width: 9},
 	output.Column{Header: "TPID", Key: "tpid", Width: 7},
 	output.Column{Header: "TCOMM", Key: "tcomm", Width: 16},
-	output.Column{Header: "RESULT"},
+	output.Column{Header: "RESULT", Width: output.ErrnoWidth},
 	output.Column{Key: "sig"},
 	output.Column{Key: "ret"},
 	output.Column{Key: "error"},

@@ -63,7 +63,7 @@ const (
 // rename's PATH is "old -> new".
 var columns = tools.Columns(
 	output.Column{Header: "OP", Key: "op", Width: 6},
-	output.Column{Header: "RESULT", Width: 7},
+	output.Column{Header: "RESULT", Width: output.ErrnoWidth},
 	output.Column{Header: "PATH"},
 	output.Column{Key: "path"},
 	output.Column{Key: "new_path"},

@@ -250,3 +250,24 @@ func TestEventDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestResultFitsEveryErrno: no errno name (ENOTEMPTY, ENAMETOOLONG,
+// ENOTRECOVERABLE, ...) pushes PATH out of its column.
+func TestResultFitsEveryErrno(t *testing.T) {
+	for errno := 1; errno < 4096; errno++ {
+		name := output.ErrnoName(errno)
+		if name == "" {
+			continue
+		}
+		var buf bytes.Buffer
+		h := handler(t, output.Text, &buf)
+		h.Header()
+		h.Event(rec{task: task(1, 0, "rm", "sh", start), e: unlinksnoopEvent{Ret: -int32(errno), Dirfd: atFDCWD, Syscall: sysUnlinkat},
+			old: path{arg: "p", fs: "/p"}}.bytes())
+		h.Flush()
+		lines := strings.Split(buf.String(), "\n")
+		if h, r := strings.Index(lines[0], "PATH"), strings.Index(lines[1], " /p")+1; h != r {
+			t.Errorf("%s: PATH at %d, its value at %d:\n%s", name, h, r, buf.String())
+		}
+	}
+}

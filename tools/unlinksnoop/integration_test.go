@@ -34,7 +34,7 @@ func touch(t *testing.T, path string) {
 
 // row is a text row without its TIME column.
 func row(pid, ppid int, comm, pcomm, op, result, path string) string {
-	return fmt.Sprintf("%-7d %-7d %-16s %-16s %-6d %-6s %-7s %s", pid, ppid, comm, pcomm, 0, op, result, path)
+	return fmt.Sprintf("%-7d %-7d %-16s %-16s %-6d %-6s %-15s %s", pid, ppid, comm, pcomm, 0, op, result, path)
 }
 
 func withoutTime(l string) string {
@@ -78,7 +78,7 @@ func testTextRows(t *testing.T, force string) {
 	dir := t.TempDir()
 	p := testutil.StartForced(t, force, "unlinksnoop", "--path", dir)
 	header := p.WaitLine(t, func(string) bool { return true })
-	if want := "TIME     PID     PPID    COMM             PCOMM            UID    OP     RESULT  PATH"; header != want {
+	if want := "TIME     PID     PPID    COMM             PCOMM            UID    OP     RESULT          PATH"; header != want {
 		t.Errorf("header:\n got %q\nwant %q", header, want)
 	}
 	me, comm := os.Getpid(), selfComm()
@@ -224,7 +224,7 @@ func TestFailedOnly(t *testing.T) {
 	run(t, dir, "rm", "ok")
 	run(t, dir, "rm", "missing")
 	p.WaitLine(t, func(l string) bool { return strings.HasPrefix(l, "TIME") })
-	if got := p.WaitLine(t, func(string) bool { return true }); !strings.HasSuffix(got, " ENOENT  "+dir+"/missing") {
+	if got := p.WaitLine(t, func(string) bool { return true }); !strings.HasSuffix(got, " ENOENT          "+dir+"/missing") {
 		t.Errorf("first row with -x = %q, want the failed rm", got)
 	}
 }
@@ -251,7 +251,7 @@ func TestTenThousand(t *testing.T) {
 		if strings.HasSuffix(l, dir+"/end") {
 			break
 		}
-		if strings.Contains(l, " unlink 0       "+dir+"/") {
+		if strings.Contains(l, " unlink 0               "+dir+"/") {
 			rows++
 		}
 	}
