@@ -23,7 +23,6 @@ var (
 	outOfRangeFloats = append(slices.Clone(outOfRangeInts), "NaN", "Inf", "-Inf", "1e300")
 )
 
-
 // numericFlags returns the long name of every numeric flag in flags with
 // the out-of-range values to try on it. New flag types fail the test until
 // they are listed here.

@@ -46,7 +46,9 @@ var leastPrivilege = map[string]struct {
 			return workload{
 				args:    []string{"killsnoop", "-p", strconv.Itoa(os.Getpid()), "-s", "USR2"},
 				trigger: func(t *testing.T) { unix.Kill(missing, unix.SIGUSR2) },
-				matches: func(l string) bool { return strings.Contains(l, " SIGUSR2 ") && strings.Contains(l, strconv.Itoa(missing)) },
+				matches: func(l string) bool {
+					return strings.Contains(l, " SIGUSR2 ") && strings.Contains(l, strconv.Itoa(missing))
+				},
 			}
 		},
 	},
