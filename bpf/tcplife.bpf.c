@@ -319,4 +319,7 @@ int BPF_PROG(tcplife_fentry, struct sock *sk, int state)
 }
 
 
+/* Makes enum tcplife_stat part of the object's BTF, for bpf2go -type. */
+const enum tcplife_stat *unused_stat __attribute__((unused));
+
 char LICENSE[] SEC("license") = "GPL";

@@ -1,3 +1,3 @@
 package tcplife
 
-//go:generate go tool bpf2go -cc clang-14 -strip llvm-strip-14 -cflags "-O2 -g -Wall -Werror" -target bpfel -no-global-types -type event tcplife ../../bpf/tcplife.bpf.c -- -I../../bpf/include -I../../bpf
+//go:generate go tool bpf2go -cc clang-14 -strip llvm-strip-14 -cflags "-O2 -g -Wall -Werror" -target bpfel -no-global-types -type event -type tcplife_stat tcplife ../../bpf/tcplife.bpf.c -- -I../../bpf/include -I../../bpf

@@ -163,7 +163,7 @@ func evicted(coll *ebpf.Collection) (uint64, error) {
 		}
 		return n, nil
 	}
-	births, err := sum(0) // TCPLIFE_BIRTHS
+	births, err := sum(uint32(tcplifeTcplifeStatTCPLIFE_BIRTHS))
 	if err != nil {
 		return 0, err
 	}
@@ -177,7 +177,7 @@ func evicted(coll *ebpf.Collection) (uint64, error) {
 	if err := it.Err(); err != nil {
 		return 0, fmt.Errorf("walk birth map: %w", err)
 	}
-	closed, err := sum(1) // TCPLIFE_CLOSED
+	closed, err := sum(uint32(tcplifeTcplifeStatTCPLIFE_CLOSED))
 	if err != nil {
 		return 0, err
 	}

@@ -46,6 +46,14 @@ type tcplifeEvent struct {
 	Raddr   [16]uint8
 }
 
+type tcplifeTcplifeStat uint32
+
+const (
+	tcplifeTcplifeStatTCPLIFE_BIRTHS   tcplifeTcplifeStat = 0
+	tcplifeTcplifeStatTCPLIFE_CLOSED   tcplifeTcplifeStat = 1
+	tcplifeTcplifeStatTCPLIFE_NR_STATS tcplifeTcplifeStat = 2
+)
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -78,6 +86,7 @@ const (
 	tcplifeVarTargTid        = "targ_tid"
 	tcplifeVarTargTree       = "targ_tree"
 	tcplifeVarTargUid        = "targ_uid"
+	tcplifeVarUnusedStat     = "unused_stat"
 )
 
 // loadTcplife returns the embedded CollectionSpec for tcplife.
@@ -162,6 +171,7 @@ type tcplifeVariableSpecs struct {
 	TargTid       *ebpf.VariableSpec `ebpf:"targ_tid"`
 	TargTree      *ebpf.VariableSpec `ebpf:"targ_tree"`
 	TargUid       *ebpf.VariableSpec `ebpf:"targ_uid"`
+	UnusedStat    *ebpf.VariableSpec `ebpf:"unused_stat"`
 }
 
 // tcplifeObjects contains all objects after they have been loaded into the kernel.
@@ -229,6 +239,7 @@ type tcplifeVariables struct {
 	TargTid       *ebpf.Variable `ebpf:"targ_tid"`
 	TargTree      *ebpf.Variable `ebpf:"targ_tree"`
 	TargUid       *ebpf.Variable `ebpf:"targ_uid"`
+	UnusedStat    *ebpf.Variable `ebpf:"unused_stat"`
 }
 
 // tcplifePrograms contains all programs after they have been loaded into the kernel.
