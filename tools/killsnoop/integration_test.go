@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -35,7 +36,19 @@ func sleeper(t *testing.T) *exec.Cmd {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return cmd
+	// Start returns once the new image exists, a moment before exec
+	// renames the task (its comm is still this test's): wait for the name.
+	deadline := time.Now().Add(testutil.Timeout)
+	for {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/comm")
+		if strings.TrimSpace(string(b)) == "sleep" {
+			return cmd
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sleeper's comm is %q", b)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // TestSignals sends signals from this process (-p): a delivered SIGUSR1

@@ -86,7 +86,7 @@ var samples = []rec{
 	// Not resolved (a component not in the dentry cache): the start
 	// directory and the argument, marked; a newline stays on the row.
 	{task: task(4270, 1, "x", "init", start+6e9), e: unlinksnoopEvent{Dirfd: 9, Syscall: sysUnlinkat},
-		old: path{arg: "sub/evil\nname", fs: "/srv", flags: fspath.Unresolved}},
+		old: path{arg: "sub/evil\nname", fs: "/tmp", flags: fspath.Unresolved}},
 	// Deeper than the walk: the top is missing.
 	{task: task(4280, 1, "rm", "init", start+7e9), e: unlinksnoopEvent{Dirfd: atFDCWD, Syscall: sysUnlinkat},
 		old: path{arg: "f", fs: "/d/d/f", flags: fspath.DirCut}},
@@ -148,10 +148,11 @@ func TestGolden(t *testing.T) {
 }
 
 // TestPathFilter: the kernel matches resolved paths by identity (the
-// Matched flag); user space matches the spelling of unresolved ones.
+// Matched flag); user space matches the spelling of unresolved ones. (The
+// directory must exist: its identity is taken.)
 func TestPathFilter(t *testing.T) {
 	var buf bytes.Buffer
-	h := handler(t, output.JSON, &buf, "--path", "/srv")
+	h := handler(t, output.JSON, &buf, "--path", "/tmp")
 	for _, raw := range sampleEvents() {
 		if err := h.Event(raw); err != nil {
 			t.Fatal(err)
@@ -160,7 +161,7 @@ func TestPathFilter(t *testing.T) {
 	h.Flush()
 	rows := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(rows) != 2 || !strings.Contains(rows[0], `"pid":4203`) || !strings.Contains(rows[1], `"pid":4270`) {
-		t.Errorf("rows under /srv:\n%s\nwant the matched one (4203) and the unresolved one spelled under /srv (4270)", buf.String())
+		t.Errorf("rows under /tmp:\n%s\nwant the matched one (4203) and the unresolved one spelled under /tmp (4270)", buf.String())
 	}
 }
 
@@ -210,7 +211,7 @@ func FuzzEvent(f *testing.F) {
 		f.Add(raw)
 	}
 	var bufs [2]bytes.Buffer
-	hs := [2]*tools.EventHandler{handler(f, output.Text, &bufs[0]), handler(f, output.JSON, &bufs[1], "--path", "/srv")}
+	hs := [2]*tools.EventHandler{handler(f, output.Text, &bufs[0]), handler(f, output.JSON, &bufs[1], "--path", "/tmp")}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		for i, h := range hs {
 			bufs[i].Reset()
@@ -237,7 +238,7 @@ func BenchmarkEvent(b *testing.B) {
 func TestEventDoesNotAllocate(t *testing.T) {
 	events := sampleEvents()
 	for _, format := range []output.Format{output.Text, output.JSON} {
-		h := handler(t, format, io.Discard, "--path", "/srv")
+		h := handler(t, format, io.Discard, "--path", "/tmp")
 		for _, raw := range events {
 			h.Event(raw)
 		}

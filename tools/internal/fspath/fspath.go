@@ -168,7 +168,13 @@ func (h *Host) Append(dst []byte, p Path) ([]byte, bool) {
 	}
 	onHost := true
 	start := len(dst)
-	if p.FS != nil {
+	switch {
+	case p.FS == nil:
+	case p.Flags&DirCut != 0:
+		// The top is missing: the path does not start at the
+		// filesystem's root, so where it is mounted says nothing.
+		dst = append(dst, p.FS...)
+	default:
 		dst, onHost = h.mounts.Host(dst, p.Dev, p.FS)
 		if !onHost {
 			dst = append(dst, p.FS...)

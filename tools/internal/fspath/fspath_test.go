@@ -52,6 +52,8 @@ func TestHostPath(t *testing.T) {
 		{"memfd", "memfd:sshd (deleted)", "memfd:sshd (deleted)", Path{FS: []byte("/memfd:sshd"), Flags: Detached | Deleted}, true},
 		{"deleted exe", "/usr/bin/x (deleted)", "/usr/bin/x (deleted)", Path{FS: []byte("/usr/bin/x"), Dev: ext4, Flags: Deleted}, true},
 		{"deep", ".../c/d/f", "/c/d/f", Path{FS: []byte("/c/d/f"), Dev: ext4, Flags: DirCut}, true},
+		// Cut: not from the filesystem's root, so not put under its mount point.
+		{"deep on tmpfs", ".../c/d/f", "/c/d/f", Path{FS: []byte("/c/d/f"), Dev: tmpfs, Flags: DirCut}, true},
 		{"unresolved relative", "/srv/data/lnk/f (unresolved)", "/srv/data/lnk/f",
 			Path{FS: []byte("/srv/data"), Arg: []byte("lnk/f"), Dev: ext4, Flags: Unresolved}, true},
 		{"unresolved absolute", "/x/y (unresolved)", "/x/y", Path{FS: []byte("/"), Arg: []byte("/x/y"), Dev: ext4, Flags: Unresolved}, true},
