@@ -233,7 +233,7 @@ static __always_inline int handle(void *ctx, struct change *c, struct sock *sk)
 		ebt_task_fill(&r->e.task);
 	}
 	r->e.task.ktime_ns = ts;
-	r->e.span_ns = b.ts;
+	r->e.duration_ns = b.ts;
 	payload(&r->e, tp, c->oldstate, b.active);
 	r->e.family = c->family;
 	r->e.lport = c->lport;

@@ -19,7 +19,7 @@ enum tcplife_stat {
  * order; IPv4 addresses use the first 4 bytes. */
 struct event {
 	struct ebt_task task;
-	__u64 span_ns;
+	__u64 duration_ns;
 	__u64 tx_bytes;
 	__u64 rx_bytes;
 	__u16 family;

@@ -74,7 +74,7 @@ func (c *config) events(prog ebrt.Program) tools.Events {
 			r.Uint(colRPort, uint64(e.Rport))
 			r.Float(colTxKB, float64(e.TxBytes)/1024)
 			r.Float(colRxKB, float64(e.RxBytes)/1024)
-			r.Float(colMS, float64(e.SpanNs)/1e6)
+			r.Float(colMS, float64(e.DurationNs)/1e6)
 			if e.Family == afInet {
 				r.Text(colFamily, "ipv4")
 			} else {
@@ -82,7 +82,7 @@ func (c *config) events(prog ebrt.Program) tools.Events {
 			}
 			r.Uint(colTxBytes, e.TxBytes)
 			r.Uint(colRxBytes, e.RxBytes)
-			r.Uint(colDuration, e.SpanNs)
+			r.Uint(colDuration, e.DurationNs)
 			return true, nil
 		},
 	}

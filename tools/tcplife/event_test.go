@@ -32,10 +32,10 @@ func event(task tools.Task, e tcplifeEvent) []byte { return testutil.TaskRecord(
 var sampleEvents = [][]byte{
 	event(tools.Task{KtimeNs: start + 1e9, Pid: 4242, Tid: 4242, Ppid: 4000, Uid: 1000, Gid: 1000, StartNs: 900, PstartNs: 800,
 		Comm: testutil.Comm("psql"), Pcomm: testutil.Comm("bash")},
-		tcplifeEvent{SpanNs: 1_234_567, TxBytes: 1000, RxBytes: 5000,
+		tcplifeEvent{DurationNs: 1_234_567, TxBytes: 1000, RxBytes: 5000,
 			Family: afInet, Lport: 43936, Rport: 5432, Laddr: v4(127, 0, 0, 1), Raddr: v4(127, 0, 0, 1)}),
 	event(tools.Task{KtimeNs: start + 2e9, Pid: 1, Tid: 1, StartNs: 1, Comm: testutil.Comm("nginx,worker")},
-		tcplifeEvent{SpanNs: 60_000_000_000, TxBytes: 1 << 30, RxBytes: 12, Family: afInet6, Lport: 443, Rport: 51234,
+		tcplifeEvent{DurationNs: 60_000_000_000, TxBytes: 1 << 30, RxBytes: 12, Family: afInet6, Lport: 443, Rport: 51234,
 			Laddr: v6("\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01"),
 			Raddr: v6("\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\xc0\x00\x02\x07")}),
 }

@@ -35,15 +35,15 @@ type tcplifeEvent struct {
 		Comm         [16]int8
 		Pcomm        [16]int8
 	}
-	SpanNs  uint64
-	TxBytes uint64
-	RxBytes uint64
-	Family  uint16
-	Lport   uint16
-	Rport   uint16
-	Pad     uint16
-	Laddr   [16]uint8
-	Raddr   [16]uint8
+	DurationNs uint64
+	TxBytes    uint64
+	RxBytes    uint64
+	Family     uint16
+	Lport      uint16
+	Rport      uint16
+	Pad        uint16
+	Laddr      [16]uint8
+	Raddr      [16]uint8
 }
 
 type tcplifeTcplifeStat uint32
