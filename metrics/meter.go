@@ -43,7 +43,7 @@ type Meter struct {
 
 	groups   map[[2]string]*group
 	other    *group
-	cur      *group
+	cur      *group // nil until SetGroup
 	curUnit  string // the strings cur was chosen for, as given
 	curCont  string
 	curKtime uint64
@@ -101,7 +101,6 @@ func (t *Tool) Meter(ms []*Metric) *Meter {
 		m.vecs[d] = v
 		m.tuples[d] = map[[MaxLabels]string]struct{}{}
 	}
-	m.cur = m.other
 	return m
 }
 
@@ -111,7 +110,7 @@ func (t *Tool) Meter(ms []*Metric) *Meter {
 // its place (and its series), else the events count as "other".
 func (m *Meter) SetGroup(unit, container string, ktime uint64) {
 	m.curKtime = ktime
-	if unit == m.curUnit && container == m.curCont {
+	if m.cur != nil && unit == m.curUnit && container == m.curCont {
 		m.cur.last = ktime
 		return
 	}
@@ -177,6 +176,9 @@ func (m *Meter) Observe(d *Metric, v float64, values ...string) {
 }
 
 func (m *Meter) get(d *Metric, values []string) series {
+	if m.cur == nil {
+		m.SetGroup("", "", m.curKtime)
+	}
 	k := seriesKey{m: d, g: m.cur}
 	copy(k.l[:], values)
 	if s, ok := m.series[k]; ok {
