@@ -29,6 +29,11 @@ func TestOutputFileRotation(t *testing.T) {
 	dir := t.TempDir()
 	log := filepath.Join(dir, "events.json")
 	missing := filepath.Join(dir, "missing") // opens fail with ENOENT, one event each
+	// Appended to, not truncated.
+	const before = "written before\n"
+	if err := os.WriteFile(log, []byte(before), 0o640); err != nil {
+		t.Fatal(err)
+	}
 	w := startFleet(t, "open", strconv.Itoa(n), missing, strconv.Itoa(rate))
 	p := testutil.Start(t, "-o", "json", "--output-file", log, "opensnoop", "-p", strconv.Itoa(w.pid()))
 
@@ -82,6 +87,12 @@ func TestOutputFileRotation(t *testing.T) {
 	nonEmpty := 0
 	for _, name := range files {
 		lines := readLines(t, name)
+		if name == log+".0" {
+			if len(lines) == 0 || lines[0]+"\n" != before {
+				t.Fatalf("%s does not start with what it held before: %.80q", name, lines)
+			}
+			lines = lines[1:]
+		}
 		if len(lines) > 0 {
 			nonEmpty++
 		}
