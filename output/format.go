@@ -11,10 +11,12 @@ import (
 // Format selects how events are printed.
 type Format uint8
 
-// Output formats, as named by -o/--output.
+// Output formats, as named by -o/--output. None prints no events: for a
+// tool run only for its metrics.
 const (
 	Text Format = iota
 	JSON
+	None
 )
 
 // ParseFormat parses an -o/--output value.
@@ -24,8 +26,10 @@ func ParseFormat(s string) (Format, error) {
 		return Text, nil
 	case "json":
 		return JSON, nil
+	case "none":
+		return None, nil
 	}
-	return 0, fmt.Errorf("parse output format %q: want text or json", s)
+	return 0, fmt.Errorf("parse output format %q: want text, json or none", s)
 }
 
 // TimeColumn selects the optional leading time column of text output.
@@ -66,11 +70,20 @@ func New(w *Writer, f Format, cols []Column, opts Options) Formatter {
 	if opts.Clock == nil {
 		opts.Clock = NewClock()
 	}
-	if f == JSON {
+	switch f {
+	case JSON:
 		return newJSON(w, cols, opts.Clock)
+	case None:
+		return noneFormatter{}
 	}
 	return newText(w, cols, opts)
 }
+
+// noneFormatter prints nothing (-o none).
+type noneFormatter struct{}
+
+func (noneFormatter) Header() error    { return nil }
+func (noneFormatter) Write(*Row) error { return nil }
 
 // Clock converts bpf_ktime_get_ns() values to wall-clock time.
 type Clock struct {

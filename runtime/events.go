@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -146,21 +147,23 @@ func (s *Session) Run(ctx context.Context, h Handler) error {
 	if ferr := h.Flush(); err == nil {
 		err = ferr
 	}
+	c := s.counts
 	if u, ok := h.(Unwritten); ok && u.Unwritten() > 0 {
 		n := u.Unwritten()
-		s.lost += n
+		c.Unwritten.Add(n)
 		s.log.Warn("events lost: the output took nothing until the stop", "unwritten", n)
 	}
-	s.log.Info("stopped", "tool", s.prog.Name, "events", s.events, "lost", s.lost, "malformed", s.malformed,
-		"skipped", s.skipped)
-	if s.lost > 0 {
-		s.log.Warn("events lost in total", "lost", s.lost, "delivered", s.events)
+	events, lost, malformed, skipped := c.Events.Load(), c.Lost(), c.Malformed.Load(), c.Skipped.Load()
+	s.log.Info("stopped", "tool", s.prog.Name, "events", events, "lost", lost, "malformed", malformed,
+		"skipped", skipped)
+	if lost > 0 {
+		s.log.Warn("events lost in total", "lost", lost, "delivered", events)
 	}
-	if s.malformed > 0 {
-		s.log.Warn("malformed events dropped in total", "malformed", s.malformed, "delivered", s.events)
+	if malformed > 0 {
+		s.log.Warn("malformed events dropped in total", "malformed", malformed, "delivered", events)
 	}
-	if s.skipped > 0 {
-		s.log.Warn("programs skipped by the kernel in total: events may be missing", "skipped", s.skipped)
+	if skipped > 0 {
+		s.log.Warn("programs skipped by the kernel in total: events may be missing", "skipped", skipped)
 	}
 	return err
 }
@@ -178,7 +181,7 @@ func (s *Session) loop(rd reader, h Handler) error {
 		now := time.Now()
 		switch {
 		case err == nil:
-			s.events++
+			s.counts.Events.Add(1)
 			if err := h.Event(raw); err != nil {
 				if !errors.Is(err, ErrMalformed) {
 					return err
@@ -217,7 +220,7 @@ func (s *Session) pollLost() {
 		if err != nil {
 			s.log.Warn("count lost events", "error", err)
 		} else if n > s.lastToolLost {
-			s.addLost(n - s.lastToolLost)
+			s.addLost(&s.counts.Untracked, n-s.lastToolLost)
 			s.lastToolLost = n
 		}
 	}
@@ -235,7 +238,7 @@ func (s *Session) pollLost() {
 		sum += n
 	}
 	if sum > s.lastLost {
-		s.addLost(sum - s.lastLost)
+		s.addLost(&s.counts.RingFull, sum-s.lastLost)
 		s.lastLost = sum
 	}
 }
@@ -256,10 +259,10 @@ func (s *Session) pollSkipped() {
 		sum += st.RecursionMisses
 	}
 	if sum > s.lastSkipped {
-		s.skipped += sum - s.lastSkipped
+		total := s.counts.Skipped.Add(sum - s.lastSkipped)
 		s.lastSkipped = sum
 		s.log.Warn("programs skipped by the kernel while a BPF program was already running on the CPU: events may be missing",
-			"skipped", s.skipped)
+			"skipped", total)
 	}
 }
 
@@ -267,25 +270,26 @@ func (s *Session) pollSkipped() {
 // reported with its error, later ones once a second at most, so that a
 // stream of them cannot flood stderr.
 func (s *Session) addMalformed(err error) {
-	s.malformed++
-	if now := time.Now(); s.malformed == 1 || now.Sub(s.malformedLogged) >= lostPoll {
-		s.log.Warn("malformed event dropped", "error", err, "total", s.malformed)
+	n := s.counts.Malformed.Add(1)
+	if now := time.Now(); n == 1 || now.Sub(s.malformedLogged) >= lostPoll {
+		s.log.Warn("malformed event dropped", "error", err, "total", n)
 		s.malformedLogged = now
 	}
 }
 
-func (s *Session) addLost(n uint64) {
-	s.lost += n
-	s.log.Warn("events lost", "lost", n, "total", s.lost)
+// addLost adds n lost events to the count of their reason.
+func (s *Session) addLost(reason *atomic.Uint64, n uint64) {
+	reason.Add(n)
+	s.log.Warn("events lost", "lost", n, "total", s.counts.Lost())
 }
 
 // Lost returns how many events were lost so far.
-func (s *Session) Lost() uint64 { return s.lost }
+func (s *Session) Lost() uint64 { return s.counts.Lost() }
 
 // Skipped returns how many times the kernel skipped one of the tool's
 // programs (see pollSkipped).
-func (s *Session) Skipped() uint64 { return s.skipped }
+func (s *Session) Skipped() uint64 { return s.counts.Skipped.Load() }
 
 // Malformed returns how many delivered events the handler dropped as
 // malformed.
-func (s *Session) Malformed() uint64 { return s.malformed }
+func (s *Session) Malformed() uint64 { return s.counts.Malformed.Load() }

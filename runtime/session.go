@@ -49,6 +49,9 @@ type Options struct {
 	// no longer needs once attached, on all its threads (see
 	// dropCapabilities). Only a process that runs one tool sets it.
 	DropCapabilities bool
+	// Counts, if set, receives the session's running totals (for a
+	// metrics exporter); else the session keeps its own.
+	Counts *Counts
 }
 
 // Session is a loaded and attached tool.
@@ -64,10 +67,8 @@ type Session struct {
 	links []link.Link
 
 	methods         []string // attach methods used, in order of first use
-	events, lost    uint64   // delivered and lost event counts
-	malformed       uint64   // delivered events the tool could not decode
+	counts          *Counts  // delivered, lost, malformed and skipped events
 	malformedLogged time.Time
-	skipped         uint64 // program runs the kernel skipped (its recursion guard)
 	lastSkipped     uint64
 	lastLost        uint64 // last value of the BPF-side counter
 	lastToolLost    uint64 // last value of prog.Lost
@@ -107,6 +108,7 @@ func Start(ctx context.Context, prog Program, opts Options) (*Session, error) {
 		s.Close()
 		return nil, err
 	}
+	s.counts.Attached.Store(true)
 	caps := "kept"
 	if opts.DropCapabilities {
 		kept, err := dropCapabilities(probeBPF(s.coll))
@@ -164,7 +166,10 @@ func load(prog Program, opts Options) (*Session, []choice, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	s := &Session{prog: prog, log: log}
+	s := &Session{prog: prog, log: log, counts: opts.Counts}
+	if s.counts == nil {
+		s.counts = &Counts{}
+	}
 	if err := CheckPrivileges(prog); err != nil {
 		return nil, nil, err
 	}
@@ -359,6 +364,7 @@ func (s *Session) Map(name string) *ebpf.Map { return s.coll.Maps[name] }
 func (s *Session) detach() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.counts.Attached.Store(false)
 	for _, l := range s.links {
 		if err := l.Close(); err != nil {
 			s.log.Warn("detach", "error", err)

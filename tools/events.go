@@ -5,6 +5,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/ebtools/ebtools/metrics"
 	"github.com/ebtools/ebtools/output"
 	ebrt "github.com/ebtools/ebtools/runtime"
 	"github.com/ebtools/ebtools/tools/internal/cgroups"
@@ -33,6 +34,12 @@ type Events struct {
 	// Fill sets the tool's own columns of r from the event raw (the task
 	// columns are set) and reports whether the event is printed.
 	Fill func(r *output.Row, raw []byte) (bool, error)
+	// Metrics are the tool's own metrics (--metrics), each labeled with
+	// the unit and container_id of the event's process as well.
+	Metrics []*metrics.Metric
+	// Measure, with --metrics, is called for each printed event after Fill,
+	// with the event Fill decoded, to add to Metrics through m.
+	Measure func(m *metrics.Meter, raw []byte)
 }
 
 // treeMap holds the --tree processes (bpf/include/task.bpf.h).
@@ -67,6 +74,7 @@ func RunEvents(ctx context.Context, env *Env, ev Events) error {
 		return nil
 	}
 	h := NewEventHandler(env.Out, env.Format, output.NewClock(), ev)
+	h.SetMetrics(env.Metrics)
 	s, err := ebrt.Start(ctx, prog, opts)
 	if err != nil {
 		return err
@@ -91,9 +99,10 @@ func RunEvents(ctx context.Context, env *Env, ev Events) error {
 // EventHandler prints an event tool's events: the runtime's Handler.
 type EventHandler struct {
 	Printer
-	ev   Events
-	task taskRow
-	cg   *cgroups.Resolver
+	ev    Events
+	task  taskRow
+	cg    *cgroups.Resolver
+	meter *metrics.Meter
 }
 
 // NewEventHandler returns the handler RunEvents uses, for tests too.
@@ -108,6 +117,18 @@ func NewEventHandler(out *output.Writer, format output.Format, clock *output.Clo
 
 // SetCgroups replaces the cgroup resolver (tests).
 func (h *EventHandler) SetCgroups(r *cgroups.Resolver) { h.cg = r }
+
+// SetMetrics makes h feed the tool's own metrics to tm for each printed
+// event; nil (no --metrics) feeds none.
+func (h *EventHandler) SetMetrics(tm *metrics.Tool) {
+	if tm == nil || h.ev.Measure == nil {
+		return
+	}
+	h.meter = tm.Meter(h.ev.Metrics)
+	if h.cg == nil {
+		h.cg = cgroups.NewResolver(cgroups.Mountpoint())
+	}
+}
 
 // Event implements runtime.Handler.
 func (h *EventHandler) Event(raw []byte) error {
@@ -128,6 +149,14 @@ func (h *EventHandler) Event(raw []byte) error {
 	keep, err := h.ev.Fill(r, raw)
 	if err != nil || !keep {
 		return err
+	}
+	if h.meter != nil {
+		var unit, container string
+		if cg != nil {
+			unit, container = cg.Unit, cg.ContainerID
+		}
+		h.meter.SetGroup(unit, container, t.KtimeNs)
+		h.ev.Measure(h.meter, raw)
 	}
 	return h.Print()
 }

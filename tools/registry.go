@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/urfave/cli/v2"
 
+	"github.com/ebtools/ebtools/metrics"
 	"github.com/ebtools/ebtools/output"
 	ebrt "github.com/ebtools/ebtools/runtime"
 )
@@ -58,6 +59,8 @@ type Env struct {
 	// DropCapabilities gives up the capabilities the process no longer
 	// needs once attached (runtime.Options.DropCapabilities).
 	DropCapabilities bool
+	// Metrics is the tool's part of the --metrics endpoint; nil without it.
+	Metrics *metrics.Tool
 }
 
 // StopGrace is how long output may take to drain once tracing stops (a
@@ -84,7 +87,7 @@ func (e *Env) Traced(ctx context.Context) (context.Context, context.CancelFunc) 
 // Runtime returns runtime options for this environment.
 func (e *Env) Runtime(constants map[string]any, cgroup string) ebrt.Options {
 	return ebrt.Options{Logger: e.Log.Named("runtime"), BTFPath: e.BTFPath, Constants: constants, CgroupPath: cgroup,
-		DropCapabilities: e.DropCapabilities}
+		DropCapabilities: e.DropCapabilities, Counts: e.Metrics.Counts()}
 }
 
 // ErrUsage marks errors in how a tool was invoked (exit status 2).

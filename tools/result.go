@@ -19,3 +19,16 @@ func SetResult(r *output.Row, colResult, colRet, colError int, ret int64) {
 	r.Text(colResult, name)
 	r.Text(colError, name)
 }
+
+// ResultLabel is a syscall result as a metric's result label: "ok" on
+// success, the errno's name on failure ("error" for a number without
+// one), so the label takes a bounded set of values.
+func ResultLabel(ret int64) string {
+	if ret >= 0 {
+		return "ok"
+	}
+	if name := output.ErrnoName(int(-ret)); name != "" {
+		return name
+	}
+	return "error"
+}

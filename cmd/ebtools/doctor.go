@@ -34,6 +34,14 @@ func doctorCommand(stdout, stderr *os.File) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if g.format == output.None {
+				return tools.Usagef("-o/--output none: doctor prints a report, as text or json")
+			}
+			for _, name := range metricsFlags {
+				if lookup(c, name) != nil {
+					return tools.Usagef("--%s is for tools, not doctor", name)
+				}
+			}
 			if err := output.CheckStdout(stdout); err != nil {
 				return err
 			}
@@ -57,7 +65,7 @@ func doctorCommand(stdout, stderr *os.File) *cli.Command {
 func doctorFlags() []cli.Flag {
 	var flags []cli.Flag
 	for _, f := range globalFlags() {
-		if f.Names()[0] != "duration" {
+		if name := f.Names()[0]; name != "duration" && !slices.Contains(metricsFlags, name) {
 			flags = append(flags, f)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/urfave/cli/v2"
 
+	"github.com/ebtools/ebtools/metrics"
 	"github.com/ebtools/ebtools/output"
 	"github.com/ebtools/ebtools/tools"
 	_ "github.com/ebtools/ebtools/tools/all"
@@ -125,8 +126,10 @@ func toolCommand(t tools.Tool, stdout, stderr *os.File) *cli.Command {
 			if err != nil {
 				return err
 			}
-			if err := output.CheckStdout(stdout); err != nil {
-				return err
+			if g.outputFile == "" && g.format != output.None {
+				if err := output.CheckStdout(stdout); err != nil {
+					return err
+				}
 			}
 			return runTool(c, t, g, stdout, stderr)
 		},
@@ -140,10 +143,13 @@ func runTool(c *cli.Context, t tools.Tool, g globals, stdout, stderr *os.File) e
 	defer stop()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	output.WatchClosed(stdout, func() { cancel(output.ErrClosed) })
+	out, err := openOutput(ctx, g.outputFile, stdout, log, func() { cancel(output.ErrClosed) })
+	if err != nil {
+		return err
+	}
 	env := &tools.Env{
 		Log:      log.Named(t.Name()),
-		Out:      output.NewWriter(stdout),
+		Out:      out,
 		Format:   g.format,
 		BTFPath:  g.btfPath,
 		Duration: g.duration,
@@ -151,7 +157,21 @@ func runTool(c *cli.Context, t tools.Tool, g globals, stdout, stderr *os.File) e
 		// gives up once attached.
 		DropCapabilities: true,
 	}
-	err := t.Run(ctx, c, env)
+	if g.metricsAddr != "" {
+		srv, err := metrics.Listen(g.metricsAddr, buildVersion(), g.limits)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		go func() {
+			if err := srv.Serve(); err != nil {
+				log.Error("metrics endpoint stopped", "error", err)
+			}
+		}()
+		log.Info("serving metrics", "url", "http://"+srv.Addr()+"/metrics")
+		env.Metrics = srv.Tool(t.Name())
+	}
+	err = t.Run(ctx, c, env)
 	switch {
 	case errors.Is(err, output.ErrClosed):
 		return nil
@@ -160,6 +180,38 @@ func runTool(c *cli.Context, t tools.Tool, g globals, stdout, stderr *os.File) e
 		return nil
 	}
 	return err
+}
+
+// openOutput returns the writer of events: stdout, whose reader going
+// away calls closed, or with --output-file that file, appended to and
+// reopened on SIGHUP until ctx ends.
+func openOutput(ctx context.Context, path string, stdout *os.File, log hclog.Logger, closed func()) (*output.Writer, error) {
+	if path == "" {
+		output.WatchClosed(stdout, closed)
+		return output.NewWriter(stdout), nil
+	}
+	f, err := output.OpenFile(path)
+	if err != nil {
+		return nil, err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := f.Reopen(); err != nil {
+					log.Error("output file not reopened, still writing to the one open", "error", err)
+				} else {
+					log.Info("output file reopened", "path", path)
+				}
+			}
+		}
+	}()
+	return output.NewWriter(f), nil
 }
 
 func newLogger(level hclog.Level, stderr *os.File) hclog.Logger {

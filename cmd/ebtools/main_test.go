@@ -46,6 +46,13 @@ func TestUsageErrors(t *testing.T) {
 		{"bad duration", []string{"execsnoop", "-d", "-1"}, "-d/--duration"},
 		{"unknown tool", []string{"nosuchtool"}, "unknown tool \"nosuchtool\""},
 		{"stray argument", []string{"execsnoop", "extra"}, "unexpected argument \"extra\""},
+		{"metrics without a port", []string{"--metrics", "127.0.0.1", "execsnoop"}, "--metrics \"127.0.0.1\": want host:port"},
+		{"metrics groups out of range", []string{"execsnoop", "--metrics", ":0", "--metrics-max-groups", "0"}, "--metrics-max-groups 0: want 1 to 10000"},
+		{"metrics values out of range", []string{"--metrics-max-values", "10001", "opensnoop"}, "--metrics-max-values 10001: want 1 to 10000"},
+		{"empty output file", []string{"--output-file", "", "execsnoop"}, "--output-file: want a file name"},
+		{"doctor prints", []string{"-o", "none", "doctor"}, "-o/--output none: doctor prints a report"},
+		{"doctor serves no metrics", []string{"--metrics", ":0", "doctor"}, "--metrics is for tools, not doctor"},
+		{"metrics top out of range", []string{"ipcount", "--metrics-top", "0", "lo"}, "--metrics-top 0: want 1 to 1000"},
 	}
 	bin := testutil.Binary(t)
 	for _, tt := range tests {

@@ -28,6 +28,8 @@ type workload struct {
 	args    []string
 	trigger func(t *testing.T)
 	matches func(line string) bool
+	// jsonMatches is matches for -o json (a service's output).
+	jsonMatches func(line string) bool
 }
 
 // leastPrivilege is, per tool, the capabilities a user other than root
@@ -49,6 +51,7 @@ var leastPrivilege = map[string]struct {
 				matches: func(l string) bool {
 					return strings.Contains(l, " SIGUSR2 ") && strings.Contains(l, strconv.Itoa(missing))
 				},
+				jsonMatches: contains(`"signal":"SIGUSR2"`, fmt.Sprintf(`"tpid":%d`, missing)),
 			}
 		},
 	},
@@ -57,9 +60,10 @@ var leastPrivilege = map[string]struct {
 		work: func(t *testing.T) workload {
 			marker := "least-privilege-" + strconv.Itoa(os.Getpid())
 			return workload{
-				args:    []string{"execsnoop", "-P", strconv.Itoa(os.Getpid())},
-				trigger: func(t *testing.T) { exec1(t, marker) },
-				matches: suffix("/bin/echo " + marker),
+				args:        []string{"execsnoop", "-P", strconv.Itoa(os.Getpid())},
+				trigger:     func(t *testing.T) { exec1(t, marker) },
+				matches:     suffix("/bin/echo " + marker),
+				jsonMatches: contains(`"args":["/bin/echo","` + marker + `"]`),
 			}
 		},
 	},
@@ -79,7 +83,8 @@ var leastPrivilege = map[string]struct {
 					}
 					f.Close()
 				},
-				matches: suffix(" " + path),
+				matches:     suffix(" " + path),
+				jsonMatches: contains(`"path":"` + path + `"`),
 			}
 		},
 	},
@@ -97,7 +102,8 @@ var leastPrivilege = map[string]struct {
 						t.Fatal(err)
 					}
 				},
-				matches: suffix(" " + path),
+				matches:     suffix(" " + path),
+				jsonMatches: contains(`"op":"unlink"`, `"path":"`+path+`"`),
 			}
 		},
 	},
@@ -125,7 +131,8 @@ var leastPrivilege = map[string]struct {
 					c.Close()
 					s.Close()
 				},
-				matches: func(l string) bool { return slices.Contains(strings.Fields(l), port) },
+				matches:     func(l string) bool { return slices.Contains(strings.Fields(l), port) },
+				jsonMatches: contains(`"lport":` + port + `,`),
 			}
 		},
 	},
@@ -137,12 +144,25 @@ var leastPrivilege = map[string]struct {
 			testutil.IP(t, "-n", v.NS, "addr", "add", "10.203.0.2/24", "dev", v.Peer)
 			testutil.IP(t, "-n", v.NS, "neigh", "replace", "10.203.0.1", "lladdr", v.HostMAC.String(), "dev", v.Peer, "nud", "permanent")
 			return workload{
-				args:    []string{"ipcount", "-i", "0.2", v.Host},
-				trigger: func(t *testing.T) { sendUDPFrom(t, v.NS, "10.203.0.2", "10.203.0.1", 20) },
-				matches: func(l string) bool { return strings.HasPrefix(l, "10.203.0.2 ") },
+				args:        []string{"ipcount", "-i", "0.2", v.Host},
+				trigger:     func(t *testing.T) { sendUDPFrom(t, v.NS, "10.203.0.2", "10.203.0.1", 20) },
+				matches:     func(l string) bool { return strings.HasPrefix(l, "10.203.0.2 ") },
+				jsonMatches: contains(`"row":"source","source":"10.203.0.2"`),
 			}
 		},
 	},
+}
+
+// contains returns a matcher of lines that contain each of parts.
+func contains(parts ...string) func(string) bool {
+	return func(l string) bool {
+		for _, p := range parts {
+			if !strings.Contains(l, p) {
+				return false
+			}
+		}
+		return true
+	}
 }
 
 // sendUDPFrom sends n UDP datagrams from src to dst inside network

@@ -46,6 +46,9 @@ type tracer struct {
 	ready func(stdout, stderr []byte) bool
 	// lost parses the events the tracer said it lost.
 	lost func(stdout, stderr []byte) int
+	// captured, if set, counts the events it saw, for a tracer that
+	// prints none (else: its rows with the workload's marker).
+	captured func(stdout, stderr []byte) int
 }
 
 type scenario struct {
@@ -56,19 +59,35 @@ type scenario struct {
 }
 
 var (
-	ebtoolsLost = regexp.MustCompile(`stopped: .* lost=(\d+)`)
-	lostLines   = regexp.MustCompile(`(?i)lost (\d+) events`)
+	ebtoolsLost   = regexp.MustCompile(`stopped: .* lost=(\d+)`)
+	ebtoolsEvents = regexp.MustCompile(`stopped: .* events=(\d+)`)
+	lostLines     = regexp.MustCompile(`(?i)lost (\d+) events`)
 )
 
 func ebtoolsTracer(tool, format string, flags ...string) tracer {
 	return tracer{
-		name: strings.Join(append([]string{"ebtools " + tool + map[string]string{"text": "", "json": " -o json"}[format]}, flags...), " "),
+		name: strings.Join(append([]string{"ebtools " + tool + map[string]string{"text": "", "json": " -o json", "none": " -o none"}[format]}, flags...), " "),
 		args: func(bin string) []string {
 			return append([]string{bin, "--log-level", "info", "-o", format, tool}, flags...)
 		},
 		ready: ebtoolsReady,
 		lost:  ebtoolsLostEvents,
 	}
+}
+
+// ebtoolsMetrics is ebtools with --metrics and no output: what it saw is
+// the events it read (those of every process, the workload's and a few
+// more).
+func ebtoolsMetrics(tool string) tracer {
+	tr := ebtoolsTracer(tool, "none", "--metrics", "127.0.0.1:0")
+	tr.captured = func(_, stderr []byte) int {
+		if m := ebtoolsEvents.FindSubmatch(stderr); m != nil {
+			n, _ := strconv.Atoi(string(m[1]))
+			return n
+		}
+		return -1
+	}
+	return tr
 }
 
 // otherEbtools is ebtoolsTracer for another build of ebtools, at bin.
@@ -134,8 +153,11 @@ func scenarios(compare string) []scenario {
 		return append(trs, ref)
 	}
 	return []scenario{
-		// --print-lineage: what collecting the ancestors costs.
-		{"openclose", 200000, one, append(tracers("opensnoop", libbpfTool("opensnoop")), ebtoolsTracer("opensnoop", "text", "--print-lineage"))},
+		// --print-lineage: what collecting the ancestors costs; --metrics:
+		// what counting the events for Prometheus costs, with and without
+		// printing them.
+		{"openclose", 200000, one, append(tracers("opensnoop", libbpfTool("opensnoop")), ebtoolsTracer("opensnoop", "text", "--print-lineage"),
+			ebtoolsTracer("opensnoop", "text", "--metrics", "127.0.0.1:0"), ebtoolsMetrics("opensnoop"))},
 		{"exec", 1000, one, tracers("execsnoop", libbpfTool("execsnoop"))},
 		{"unlink", 50000, one, tracers("unlinksnoop", bpftraceUnlink)},
 		{"tcp", 2000, func(n int) int { return 2 * n }, tracers("tcplife", libbpfTool("tcplife"))},
@@ -306,6 +328,9 @@ func measure(self, ebtools, tmp string, sc scenario, tr tracer, marker string) (
 	}
 	o, e := readFile(stdout.Name()), readFile(stderr.Name())
 	res.captured = countLines(o, []byte(marker))
+	if tr.captured != nil {
+		res.captured = tr.captured(o, e)
+	}
 	res.lost = tr.lost(o, e)
 	return res, nil
 }
@@ -400,8 +425,12 @@ func microbench() (string, error) {
 		switch {
 		case len(f) >= 2 && f[0] == "pkg:":
 			pkg = filepath.Base(f[1])
-		case len(f) >= 8 && strings.HasPrefix(f[0], "BenchmarkEvent/"):
-			format := strings.TrimSuffix(strings.TrimPrefix(f[0], "BenchmarkEvent/"), "-"+strconv.Itoa(numCPU()))
+		case len(f) >= 8 && strings.HasPrefix(f[0], "BenchmarkEvent"):
+			// BenchmarkEvent/text, BenchmarkEventMetrics/text (--metrics on)
+			name, format, _ := strings.Cut(strings.TrimSuffix(f[0], "-"+strconv.Itoa(numCPU())), "/")
+			if strings.TrimPrefix(name, "BenchmarkEvent") == "Metrics" {
+				format += " --metrics"
+			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", pkg, format, f[2], f[6])
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"unsafe"
 
+	"github.com/ebtools/ebtools/metrics"
 	"github.com/ebtools/ebtools/output"
 	ebrt "github.com/ebtools/ebtools/runtime"
 	"github.com/ebtools/ebtools/tools"
@@ -76,6 +77,9 @@ func (c *config) columns() []output.Column {
 	)
 }
 
+// execs is execsnoop's own metric (--metrics).
+var execs = &metrics.Metric{Name: "execs_total", Help: "Execs traced (failed ones with -x), by result: ok or the errno name.", Labels: []string{"result"}}
+
 var (
 	sysExecve   = []byte("execve")
 	sysExecveat = []byte("execveat")
@@ -99,6 +103,10 @@ func (c *config) events(prog ebrt.Program) tools.Events {
 		Columns:   c.columns(),
 		Layout:    layout,
 		Fill:      f.fill,
+		Metrics:   []*metrics.Metric{execs},
+		Measure: func(m *metrics.Meter, raw []byte) {
+			m.Add(execs, 1, tools.ResultLabel(int64(tools.Header[execsnoopEvent](raw).Ret)))
+		},
 	}
 }
 

@@ -78,6 +78,7 @@ func (*Tool) Flags() []cli.Flag {
 		&cli.BoolFlag{Name: "dry-run", Usage: "drop nothing; count and show what --drop/--rate-limit would drop"},
 		&cli.BoolFlag{Name: "force", Usage: "drop even if the list covers a peer this machine is reached from on IFACE"},
 		&cli.StringFlag{Name: "mode", Value: ebrt.XDPAuto, Usage: "XDP mode: auto, native or generic"},
+		&cli.IntFlag{Name: "metrics-top", Value: 10, Usage: "with --metrics, series per source for at most `N` sources (1 to 1000, and at most -n): the top of each interval; the others count in source=\"other\""},
 	}
 }
 
@@ -114,6 +115,7 @@ type config struct {
 	dryRun     bool
 	force      bool
 	mode       string
+	metricsTop int
 }
 
 // dropping reports whether anything may be dropped (or would be).
@@ -163,6 +165,9 @@ func parseConfig(c *cli.Context) (config, error) {
 		return cfg, err
 	}
 	cfg.slotBits = uint32(bits.Len(uint(n - 1)))
+	if cfg.metricsTop, err = intIn(c, "metrics-top", 1, 1000); err != nil {
+		return cfg, err
+	}
 	if cfg.prefix4, err = intIn(c, "prefix4", 0, 32); err != nil {
 		return cfg, err
 	}
@@ -285,6 +290,15 @@ func (t *Tool) Run(ctx context.Context, c *cli.Context, env *tools.Env) error {
 	}
 	r := newReporter(cfg, env, tab)
 	r.onReport = t.OnReport
+	if env.Metrics != nil {
+		x := newExporter(env.Metrics, cfg, min(cfg.metricsTop, cfg.top))
+		r.onReport = func(iv, all *Report) {
+			x.add(iv)
+			if t.OnReport != nil {
+				t.OnReport(iv, all)
+			}
+		}
+	}
 	tick := time.NewTicker(cfg.interval)
 	defer tick.Stop()
 	for {

@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/ebtools/ebtools/metrics"
 	"github.com/ebtools/ebtools/output"
 	ebrt "github.com/ebtools/ebtools/runtime"
 	"github.com/ebtools/ebtools/tools"
@@ -114,6 +115,21 @@ var (
 	syscalls = [...]string{"kill", "tkill", "tgkill"}
 )
 
+// signals is killsnoop's own metric (--metrics); sigLabels are its
+// signal label values, by number.
+var (
+	signals   = &metrics.Metric{Name: "signals_total", Help: "Signals sent, by signal (SIGTERM, or its number) and result: ok or the errno name.", Labels: []string{"signal", "result"}}
+	sigLabels [65]string
+)
+
+func init() {
+	for i := range sigLabels {
+		if sigLabels[i] = unix.SignalName(syscall.Signal(i)); sigLabels[i] == "" {
+			sigLabels[i] = strconv.Itoa(i)
+		}
+	}
+}
+
 // events is killsnoop for the spine: PID COMM SIG TPID TCOMM RESULT.
 func (c *config) events(prog ebrt.Program) tools.Events {
 	return tools.Events{
@@ -123,6 +139,15 @@ func (c *config) events(prog ebrt.Program) tools.Events {
 		Constants: map[string]any{killsnoopVarTargFailed: c.failed, killsnoopVarTargSig: c.sig},
 		Columns:   columns,
 		Layout:    []int{tools.ColPID, tools.ColComm, colSig, colTPID, colTComm, colResult},
+		Metrics:   []*metrics.Metric{signals},
+		Measure: func(m *metrics.Meter, raw []byte) {
+			e := tools.Header[killsnoopEvent](raw)
+			sig := metrics.Other
+			if int(e.Sig) < len(sigLabels) {
+				sig = sigLabels[e.Sig]
+			}
+			m.Add(signals, 1, sig, tools.ResultLabel(int64(e.Ret)))
+		},
 		Fill: func(r *output.Row, raw []byte) (bool, error) {
 			e := tools.Header[killsnoopEvent](raw)
 			if e == nil {

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ebtools/ebtools/metrics"
 	"github.com/ebtools/ebtools/output"
 	ebrt "github.com/ebtools/ebtools/runtime"
 	"github.com/ebtools/ebtools/tools"
@@ -63,6 +64,9 @@ var columns = tools.Columns(
 	output.Column{Key: "path_truncated"},
 )
 
+// opensTotal is opensnoop's own metric (--metrics).
+var opensTotal = &metrics.Metric{Name: "opens_total", Help: "Opens traced, by result: ok or the errno name.", Labels: []string{"result"}}
+
 // Names of opensnoopEvent.Syscall (enum opensnoop_syscall).
 var syscalls = [...]string{"open", "openat", "openat2"}
 
@@ -86,6 +90,10 @@ func (c *config) events(prog ebrt.Program) tools.Events {
 		Constants: c.constants(),
 		Columns:   columns,
 		Layout:    layout,
+		Metrics:   []*metrics.Metric{opensTotal},
+		Measure: func(m *metrics.Meter, raw []byte) {
+			m.Add(opensTotal, 1, tools.ResultLabel(int64(tools.Header[opensnoopEvent](raw).Ret)))
+		},
 		Fill: func(r *output.Row, raw []byte) (bool, error) {
 			e, p, err := decode(raw)
 			if err != nil {

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ebtools/ebtools/metrics"
 	"github.com/ebtools/ebtools/output"
 	ebrt "github.com/ebtools/ebtools/runtime"
 	"github.com/ebtools/ebtools/tools"
@@ -47,6 +50,14 @@ func (c *config) columns() []output.Column {
 	)
 }
 
+// tcplife's own metrics (--metrics).
+var (
+	sessions  = &metrics.Metric{Name: "sessions_total", Help: "TCP sessions ended, one per socket, by family (ipv4, ipv6).", Labels: []string{"family"}}
+	byteCount = &metrics.Metric{Name: "bytes_total", Help: "Payload bytes of the sessions ended, by direction (tx, rx).", Labels: []string{"direction"}}
+	duration  = &metrics.Metric{Name: "session_duration_seconds", Help: "How long the sessions ended lasted.",
+		Buckets: prometheus.ExponentialBuckets(1e-4, 10, 8)}
+)
+
 // events is tcplife for the spine: PID COMM LADDR LPORT RADDR RPORT TX_KB RX_KB MS.
 func (c *config) events(prog ebrt.Program) tools.Events {
 	var laddr, raddr []byte // formatted addresses, reused
@@ -58,6 +69,18 @@ func (c *config) events(prog ebrt.Program) tools.Events {
 		Columns:   c.columns(),
 		Layout:    []int{tools.ColPID, tools.ColComm, colLAddr, colLPort, colRAddr, colRPort, colTxKB, colRxKB, colMS},
 		CSV:       c.csv,
+		Metrics:   []*metrics.Metric{sessions, byteCount, duration},
+		Measure: func(m *metrics.Meter, raw []byte) {
+			e := tools.Header[tcplifeEvent](raw)
+			family := "ipv4"
+			if e.Family == afInet6 {
+				family = "ipv6"
+			}
+			m.Add(sessions, 1, family)
+			m.Add(byteCount, float64(e.TxBytes), "tx")
+			m.Add(byteCount, float64(e.RxBytes), "rx")
+			m.Observe(duration, float64(e.DurationNs)/1e9)
+		},
 		Fill: func(r *output.Row, raw []byte) (bool, error) {
 			e := tools.Header[tcplifeEvent](raw)
 			if e == nil {

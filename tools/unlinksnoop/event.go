@@ -3,6 +3,7 @@ package unlinksnoop
 import (
 	"errors"
 
+	"github.com/ebtools/ebtools/metrics"
 	"github.com/ebtools/ebtools/output"
 	ebrt "github.com/ebtools/ebtools/runtime"
 	"github.com/ebtools/ebtools/tools"
@@ -99,6 +100,10 @@ var (
 	}
 )
 
+// operations is unlinksnoop's own metric (--metrics).
+var operations = &metrics.Metric{Name: "operations_total", Help: "Deletions and renames traced, by op (unlink, rmdir, rename) and result: ok or the errno name.",
+	Labels: []string{"op", "result"}}
+
 const (
 	atFDCWD  = -100
 	opRename = uint8(unlinksnoopUnlinksnoopOpUNLINKSNOOP_OP_RENAME)
@@ -118,6 +123,15 @@ func (c *config) events(prog ebrt.Program) tools.Events {
 		Columns:   columns,
 		Layout:    []int{tools.ColPID, tools.ColPPID, tools.ColComm, tools.ColPComm, tools.ColUID, colOp, colResult, colPathText},
 		Fill:      f.fill,
+		Metrics:   []*metrics.Metric{operations},
+		Measure: func(m *metrics.Meter, raw []byte) {
+			e := tools.Header[unlinksnoopEvent](raw)
+			op := "unknown"
+			if int(e.Op) < len(ops) {
+				op = ops[e.Op]
+			}
+			m.Add(operations, 1, op, tools.ResultLabel(int64(e.Ret)))
+		},
 	}
 }
 
