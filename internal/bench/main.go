@@ -23,9 +23,18 @@ import (
 	"time"
 )
 
+// self is this program, which runs the workloads and the floor programs.
+var self string
+
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "workload" {
-		if err := runWorkload(os.Args[2:]); err != nil {
+	var err error
+	if self, err = os.Executable(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	if len(os.Args) > 1 && (os.Args[1] == "workload" || os.Args[1] == "floor") {
+		sub := map[string]func([]string) error{"workload": runWorkload, "floor": runFloor}[os.Args[1]]
+		if err := sub(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
@@ -46,6 +55,8 @@ type tracer struct {
 	ready func(stdout, stderr []byte) bool
 	// lost parses the events the tracer said it lost.
 	lost func(stdout, stderr []byte) int
+	// floor tracers print nothing: only their cost counts.
+	floor bool
 }
 
 type scenario struct {
@@ -135,7 +146,9 @@ func scenarios(compare string) []scenario {
 	}
 	return []scenario{
 		// --print-lineage: what collecting the ancestors costs.
-		{"openclose", 200000, one, append(tracers("opensnoop", libbpfTool("opensnoop")), ebtoolsTracer("opensnoop", "text", "--print-lineage"))},
+		// The floor rows first: the least any tracer on these hooks costs.
+		{"openclose", 200000, one, append(append([]tracer{baseline, floorTracer("exit"), floorTracer("pair")},
+			tracers("opensnoop", libbpfTool("opensnoop"))[1:]...), ebtoolsTracer("opensnoop", "text", "--print-lineage"))},
 		{"exec", 1000, one, tracers("execsnoop", libbpfTool("execsnoop"))},
 		{"unlink", 50000, one, tracers("unlinksnoop", bpftraceUnlink)},
 		{"tcp", 2000, func(n int) int { return 2 * n }, tracers("tcplife", libbpfTool("tcplife"))},
@@ -156,6 +169,7 @@ func run() error {
 	outDir := flag.String("out", "results", "folder for the Markdown report")
 	only := flag.String("only", "", "run only this workload (openclose, exec, unlink, tcp, ipcount)")
 	compare := flag.String("compare", "", "also run the ebtools `BINARY` (another version), next to this one")
+	micro := flag.Bool("micro", true, "run the decode+format benchmarks too")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("run as root: the tracers load BPF programs")
@@ -172,14 +186,12 @@ func run() error {
 	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/ebtools").CombinedOutput(); err != nil {
 		return fmt.Errorf("build ebtools: %v\n%s", err, out)
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	// First, as it is quick and fails fast: the decode+format benchmarks.
-	micro, err := microbench()
-	if err != nil {
-		return err
+	var microReport string
+	if *micro {
+		if microReport, err = microbench(); err != nil {
+			return err
+		}
 	}
 
 	var report strings.Builder
@@ -200,7 +212,7 @@ func run() error {
 				if sc.workload == "tcp" {
 					marker = strconv.Itoa(port)
 				}
-				res, err := measure(self, bin, tmp, sc, tr, marker)
+				res, err := measure(bin, tmp, sc, tr, marker)
 				if err != nil {
 					return fmt.Errorf("%s under %s: %w", sc.workload, tr.name, err)
 				}
@@ -214,9 +226,10 @@ func run() error {
 			rs := results[i]
 			ns := median(rs, func(r result) float64 { return r.nsPerOp })
 			row := fmt.Sprintf("| %s | %s | %.0f | %.2fx |", sc.workload, tr.name, ns, ns/base)
-			if tr.args == nil {
+			switch {
+			case tr.args == nil, tr.floor:
 				row += " - | - | - | - | - |"
-			} else {
+			default:
 				worst, maxLost := rs[0].captured, rs[0].lost
 				for _, r := range rs {
 					worst = min(worst, r.captured)
@@ -231,7 +244,9 @@ func run() error {
 			fmt.Fprintln(&report, row)
 		}
 	}
-	report.WriteString("\n" + micro)
+	if microReport != "" {
+		report.WriteString("\n" + microReport)
+	}
 	if *only == "" || *only == "ipcount" {
 		ipc, err := ipcountBench()
 		if err != nil {
@@ -252,7 +267,7 @@ func run() error {
 }
 
 // measure runs one workload under one tracer.
-func measure(self, ebtools, tmp string, sc scenario, tr tracer, marker string) (result, error) {
+func measure(ebtools, tmp string, sc scenario, tr tracer, marker string) (result, error) {
 	var res result
 	var cmd *exec.Cmd
 	var stdout, stderr *os.File
@@ -306,7 +321,9 @@ func measure(self, ebtools, tmp string, sc scenario, tr tracer, marker string) (
 	}
 	o, e := readFile(stdout.Name()), readFile(stderr.Name())
 	res.captured = countLines(o, []byte(marker))
-	res.lost = tr.lost(o, e)
+	if tr.lost != nil {
+		res.lost = tr.lost(o, e)
+	}
 	return res, nil
 }
 
