@@ -113,30 +113,29 @@ static __always_inline void put_arg(struct scratch *s, __u32 *off, const char *a
 	*off = n - 1;
 }
 
-static __always_inline int leave(void *ctx, long ret)
+/*
+ * emit sends the event of the call a describes, which returned ret, if it
+ * passes the filters that need the result.
+ */
+static __always_inline int emit(void *ctx, struct args *a, long ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct open_how how = {};
 	struct scratch *s;
-	struct args *a;
 	__u32 zero = 0, off = 0;
 
-	a = bpf_map_lookup_elem(&start, &id);
-	if (!a)
-		return 0;
 	if (targ_failed && ret >= 0)
-		goto cleanup;
+		return 0;
 	if (a->syscall == OPENSNOOP_OPENAT2) {
 		bpf_probe_read_user(&how, sizeof(how), a->how);
 		a->flags = how.flags;
 		a->mode = how.mode;
 		if (!flags_allowed(a->flags))
-			goto cleanup;
+			return 0;
 	}
 	s = bpf_map_lookup_elem(&heap, &zero);
 	if (!s)
-		goto cleanup;
+		return 0;
 
 	ebt_task_fill(&s->e.task);
 	s->e.ret = ret;
@@ -158,7 +157,19 @@ static __always_inline int leave(void *ctx, long ret)
 	if (off > DATA_SIZE)
 		off = DATA_SIZE;
 	ebt_submit(ctx, s, sizeof(s->e) + off, sizeof(s->e) + DATA_SIZE);
-cleanup:
+	return 0;
+}
+
+/* leave ends a call whose entry was traced: the start map has its arguments. */
+static __always_inline int leave(void *ctx, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct args *a;
+
+	a = bpf_map_lookup_elem(&start, &id);
+	if (!a)
+		return 0;
+	emit(ctx, a, ret);
 	bpf_map_delete_elem(&start, &id);
 	return 0;
 }
@@ -197,5 +208,84 @@ int open_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	return leave(ctx, ctx->ret);
 }
+
+/*
+ * The exit alone, without the entry, where the kernel has bpf_task_pt_regs
+ * (5.15+): an entry tracepoint costs the traced task more than all of
+ * opensnoop's own work. The arguments are read from the user registers the
+ * task entered the kernel with, which the kernel saved at the top of its
+ * stack: an open never changes them, and when a signal interrupts it
+ * (ERESTARTSYS) they are rewound for the restart only after this exit has
+ * run. They are what the entry tracepoint reads too: the registers after a
+ * ptracer or seccomp changed them, the first argument on arm64 from
+ * orig_x0, as x0 holds the result by now. The tracepoint's id is the
+ * syscall's number on this architecture: one program, attached to each
+ * call's exit by tools/opensnoop, tells the three apart.
+ */
+#if defined(__TARGET_ARCH_x86)
+/* x86-64 (arch/x86/entry/syscalls/syscall_64.tbl); the fourth argument is r10. */
+#define NR_OPEN 2
+#define NR_OPENAT 257
+#define REG_ARG(r, n) ((n) == 0 ? (r)->di : (n) == 1 ? (r)->si : (n) == 2 ? (r)->dx : (r)->r10)
+#define HAVE_EXIT_REGS
+#elif defined(__TARGET_ARCH_arm64)
+/* arm64 (include/uapi/asm-generic/unistd.h): no open(2). */
+#define NR_OPENAT 56
+/* Only the fields read here, relocated against arm64's struct pt_regs, where
+ * regs[] is in an anonymous union with struct user_pt_regs. */
+struct pt_regs___arm64 {
+	__u64 regs[31];
+	__u64 orig_x0;
+} __attribute__((preserve_access_index));
+#define REG_ARG(r, n) ((n) == 0 ? ((struct pt_regs___arm64 *)(r))->orig_x0 : ((struct pt_regs___arm64 *)(r))->regs[n])
+#define HAVE_EXIT_REGS
+#endif
+/* openat2 has one number on every architecture. */
+#define NR_OPENAT2 437
+
+#ifdef HAVE_EXIT_REGS
+SEC("tracepoint/syscalls/sys_exit_openat")
+int open_exit_regs(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs;
+	struct args a = {};
+	long ret = ctx->ret;
+
+	if (targ_failed && ret >= 0)
+		return 0;
+	if (!ebt_task_allowed())
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	switch (ctx->id) {
+#ifdef NR_OPEN
+	case NR_OPEN:
+		a.path = (const char *)REG_ARG(regs, 0);
+		a.flags = REG_ARG(regs, 1);
+		a.mode = REG_ARG(regs, 2);
+		a.dirfd = AT_FDCWD;
+		a.syscall = OPENSNOOP_OPEN;
+		break;
+#endif
+	case NR_OPENAT:
+		a.dirfd = REG_ARG(regs, 0);
+		a.path = (const char *)REG_ARG(regs, 1);
+		a.flags = REG_ARG(regs, 2);
+		a.mode = REG_ARG(regs, 3);
+		a.syscall = OPENSNOOP_OPENAT;
+		break;
+	case NR_OPENAT2:
+		a.dirfd = REG_ARG(regs, 0);
+		a.path = (const char *)REG_ARG(regs, 1);
+		a.how = (const struct open_how *)REG_ARG(regs, 2);
+		a.syscall = OPENSNOOP_OPENAT2;
+		break;
+	default:
+		return 0;
+	}
+	if (a.syscall != OPENSNOOP_OPENAT2 && !flags_allowed(a.flags))
+		return 0;
+	return emit(ctx, &a, ret);
+}
+#endif
 
 char LICENSE[] SEC("license") = "GPL";

@@ -1,11 +1,15 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"unicode"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/features"
 )
 
 // Program is a tool's BPF side as the runtime sees it.
@@ -24,6 +28,11 @@ type Program struct {
 	// counter and once more after the programs are detached; while they
 	// run it may under-count but must never over-count.
 	Lost func(coll *ebpf.Collection) (uint64, error)
+	// Helpers lists, by program name, the helpers a program calls that
+	// not every kernel has (e.g. bpf_task_pt_regs, 5.15+). A choice with
+	// such a program is passed over where the kernel lacks one of them,
+	// and under EBTOOLS_FORCE=pair, so that the choice after it runs.
+	Helpers map[string][]asm.BuiltinFunc
 }
 
 // Hook is one place a tool needs to observe, with alternative ways to attach.
@@ -94,10 +103,12 @@ func methodOf(p *ebpf.ProgramSpec) (method, error) {
 
 // force holds the test-only switches of EBTOOLS_FORCE (comma-separated):
 // "perfbuf" uses the perf buffer even where ring buffers exist, "tracepoint"
-// skips tp_btf choices, "kprobe" prefers kprobe/fentry choices. Each makes a
+// skips tp_btf choices, "kprobe" prefers kprobe/fentry choices, "pair"
+// skips choices whose programs need helpers of Program.Helpers (opensnoop's
+// exit-only program: its syscall entry+exit pair runs). Each makes a
 // fallback path run on a kernel that would not otherwise take it.
 type force struct {
-	perfbuf, tracepoint, kprobe bool
+	perfbuf, tracepoint, kprobe, pair bool
 }
 
 func forceFromEnv() (force, error) {
@@ -114,9 +125,11 @@ func forceFromEnv() (force, error) {
 			f.tracepoint = true
 		case "kprobe":
 			f.kprobe = true
+		case "pair":
+			f.pair = true
 		case "":
 		default:
-			return f, fmt.Errorf("parse EBTOOLS_FORCE %q: unknown switch %q (want perfbuf, tracepoint, kprobe)", v, w)
+			return f, fmt.Errorf("parse EBTOOLS_FORCE %q: unknown switch %q (want perfbuf, tracepoint, kprobe, pair)", v, w)
 		}
 	}
 	return f, nil
@@ -130,14 +143,14 @@ type choice struct {
 	targets  []string
 }
 
-// resolve picks one choice per hook from what this kernel has and returns
-// them, with the hooks it pruned.
-func resolve(spec *ebpf.CollectionSpec, hooks []Hook, k *kernel, f force) (chosen []choice, pruned []string, err error) {
-	for _, h := range hooks {
+// resolve picks one choice per hook of prog from what this kernel has and
+// returns them, with the hooks it pruned.
+func resolve(spec *ebpf.CollectionSpec, prog Program, k *kernel, f force) (chosen []choice, pruned []string, err error) {
+	for _, h := range prog.Hooks {
 		var reasons []string
 		picked := false
 		for _, set := range orderChoices(spec, h.Choices, f) {
-			c, why, err := checkChoice(spec, h.Name, set, k, f)
+			c, why, err := checkChoice(spec, prog, h.Name, set, k, f)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -187,13 +200,25 @@ func orderChoices(spec *ebpf.CollectionSpec, sets [][]string, f force) [][]strin
 
 // checkChoice returns the choice, or why it cannot be used here. err is an
 // environment failure that no other choice would avoid.
-func checkChoice(spec *ebpf.CollectionSpec, hook string, set []string, k *kernel, f force) (choice, string, error) {
+func checkChoice(spec *ebpf.CollectionSpec, prog Program, hook string, set []string, k *kernel, f force) (choice, string, error) {
 	c := choice{hook: hook}
 	for _, entry := range set {
 		name, target, override := strings.Cut(entry, "@")
 		p := spec.Programs[name]
 		if p == nil {
 			return c, "", fmt.Errorf("hook %s: program %q is not in the object", hook, name)
+		}
+		for _, fn := range prog.Helpers[name] {
+			if f.pair {
+				return c, fmt.Sprintf("%s needs %s: skipped by EBTOOLS_FORCE=pair", name, helperName(fn)), nil
+			}
+			err := features.HaveProgramHelper(p.Type, fn)
+			if errors.Is(err, ebpf.ErrNotSupported) {
+				return c, fmt.Sprintf("%s needs %s, which this kernel lacks", name, helperName(fn)), nil
+			}
+			if err != nil {
+				return c, "", fmt.Errorf("hook %s: probe %s: %w", hook, helperName(fn), err)
+			}
 		}
 		if !override {
 			target = p.AttachTo
@@ -217,6 +242,20 @@ func checkChoice(spec *ebpf.CollectionSpec, hook string, set []string, k *kernel
 		c.targets = append(c.targets, target)
 	}
 	return c, "", nil
+}
+
+// helperName is fn as the kernel's headers spell it: FnTaskPtRegs is
+// bpf_task_pt_regs.
+func helperName(fn asm.BuiltinFunc) string {
+	var b strings.Builder
+	b.WriteString("bpf")
+	for _, r := range strings.TrimPrefix(fn.String(), "Fn") {
+		if unicode.IsUpper(r) {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
 }
 
 // ruleOut records that the program err names, if it attaches through BTF

@@ -21,7 +21,11 @@ const kernelBTFPath = "/sys/kernel/btf/vmlinux"
 
 // kernel answers what this kernel can attach to, caching each probe.
 type kernel struct {
-	btf    *btf.Spec
+	btf *btf.Spec
+	// cache holds the running kernel's BTF for cilium/ebpf, which looks
+	// up tp_btf and fentry targets in it: decoded once, for both (each
+	// copy costs several MB of heap).
+	cache  *btf.Cache
 	probes map[string]error
 	// failed holds the load errors of programs whose method turned out
 	// not to work here, by failKey.
@@ -35,7 +39,7 @@ type kernel struct {
 // newKernel loads the BTF that CO-RE relocations and hook checks use: the
 // file at btfPath if set, else the running kernel's.
 func newKernel(btfPath string) (*kernel, error) {
-	k := &kernel{probes: map[string]error{}, failed: map[string]error{}}
+	k := &kernel{cache: btf.NewCache(), probes: map[string]error{}, failed: map[string]error{}}
 	var err error
 	if btfPath != "" {
 		if k.btf, err = loadBTFFile(btfPath); err != nil {
@@ -46,7 +50,7 @@ func newKernel(btfPath string) (*kernel, error) {
 	if _, statErr := os.Stat(kernelBTFPath); errors.Is(statErr, os.ErrNotExist) {
 		return nil, ErrNoBTF
 	}
-	k.btf, err = btf.LoadKernelSpec()
+	k.btf, err = k.cache.Kernel()
 	if err != nil {
 		return nil, fmt.Errorf("load kernel BTF: %w", err)
 	}

@@ -21,6 +21,7 @@ func TestForceFromEnv(t *testing.T) {
 		{"", force{}, false},
 		{"perfbuf", force{perfbuf: true}, false},
 		{"tracepoint, kprobe", force{tracepoint: true, kprobe: true}, false},
+		{"pair", force{pair: true}, false},
 		{"ringbuf", force{}, true},
 	}
 	for _, tt := range tests {
@@ -46,6 +47,7 @@ func prog(typ ebpf.ProgramType, at ebpf.AttachType, section, target string) *ebp
 func testSpec() *ebpf.CollectionSpec {
 	return &ebpf.CollectionSpec{Programs: map[string]*ebpf.ProgramSpec{
 		"tp":         prog(ebpf.TracePoint, 0, "tracepoint/syscalls/sys_enter_openat", "syscalls/sys_enter_openat"),
+		"tp_exit":    prog(ebpf.TracePoint, 0, "tracepoint/syscalls/sys_exit_openat", "syscalls/sys_exit_openat"),
 		"tp_missing": prog(ebpf.TracePoint, 0, "tracepoint/syscalls/sys_enter_ebtools_none", "syscalls/sys_enter_ebtools_none"),
 		"btf":        prog(ebpf.Tracing, ebpf.AttachTraceRawTp, "tp_btf/sched_switch", "sched_switch"),
 		"kp":         prog(ebpf.Kprobe, 0, "kprobe/do_sys_openat2", "do_sys_openat2"),
@@ -88,25 +90,34 @@ func TestResolve(t *testing.T) {
 	fentryOK := k.probeTracing(ebpf.AttachTraceFEntry, "do_sys_openat2") == nil
 	t.Logf("this kernel: kprobes %v, fentry %v", kprobeOK, fentryOK)
 
+	// "tp_exit" needs bpf_task_pt_regs (5.15+, as every kernel the tests
+	// run on), or a helper no kernel has.
+	regs := map[string][]asm.BuiltinFunc{"tp_exit": {asm.FnTaskPtRegs}}
+	none := map[string][]asm.BuiltinFunc{"tp_exit": {asm.BuiltinFunc(1 << 20)}}
+	exitFirst := Hook{Name: "h", Choices: [][]string{{"tp_exit"}, {"tp"}}}
 	tests := []struct {
-		name  string
-		force force
-		hook  Hook
-		want  string // chosen program, "" if pruned
-		err   error
+		name    string
+		force   force
+		hook    Hook
+		helpers map[string][]asm.BuiltinFunc
+		want    string // chosen program, "" if pruned
+		err     error
 	}{
-		{"tp_btf first", force{}, Hook{Name: "h", Choices: [][]string{{"btf"}, {"tp"}}}, "btf", nil},
-		{"forced classic tracepoint", force{tracepoint: true}, Hook{Name: "h", Choices: [][]string{{"btf"}, {"tp"}}}, "tp", nil},
-		{"missing tracepoint falls back", force{}, Hook{Name: "h", Choices: [][]string{{"tp_missing"}, {"tp"}}}, "tp", nil},
-		{"optional missing is pruned", force{}, Hook{Name: "h", Optional: true, Choices: [][]string{{"tp_missing"}}}, "", nil},
-		{"required missing fails", force{}, Hook{Name: "h", Choices: [][]string{{"tp_missing"}}}, "", ErrNoHook},
-		{"kprobe only where kprobes exist", force{kprobe: true}, Hook{Name: "h", Choices: [][]string{{"tp"}, {"kp"}}},
+		{"tp_btf first", force{}, Hook{Name: "h", Choices: [][]string{{"btf"}, {"tp"}}}, nil, "btf", nil},
+		{"forced classic tracepoint", force{tracepoint: true}, Hook{Name: "h", Choices: [][]string{{"btf"}, {"tp"}}}, nil, "tp", nil},
+		{"missing tracepoint falls back", force{}, Hook{Name: "h", Choices: [][]string{{"tp_missing"}, {"tp"}}}, nil, "tp", nil},
+		{"optional missing is pruned", force{}, Hook{Name: "h", Optional: true, Choices: [][]string{{"tp_missing"}}}, nil, "", nil},
+		{"required missing fails", force{}, Hook{Name: "h", Choices: [][]string{{"tp_missing"}}}, nil, "", ErrNoHook},
+		{"kprobe only where kprobes exist", force{kprobe: true}, Hook{Name: "h", Choices: [][]string{{"tp"}, {"kp"}}}, nil,
 			map[bool]string{true: "kp", false: "tp"}[kprobeOK], nil},
-		{"target override", force{}, Hook{Name: "h", Choices: [][]string{{"tp@syscalls/sys_enter_close"}}}, "tp", nil},
+		{"target override", force{}, Hook{Name: "h", Choices: [][]string{{"tp@syscalls/sys_enter_close"}}}, nil, "tp", nil},
+		{"helpers this kernel has", force{}, exitFirst, regs, "tp_exit", nil},
+		{"forced pair: no program with helpers", force{pair: true}, exitFirst, regs, "tp", nil},
+		{"a helper this kernel lacks", force{}, exitFirst, none, "tp", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			chosen, pruned, err := resolve(testSpec(), []Hook{tt.hook}, k, tt.force)
+			chosen, pruned, err := resolve(testSpec(), Program{Hooks: []Hook{tt.hook}, Helpers: tt.helpers}, k, tt.force)
 			if !errors.Is(err, tt.err) {
 				t.Fatalf("err = %v, want %v", err, tt.err)
 			}

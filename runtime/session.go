@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -82,6 +83,10 @@ func Start(ctx context.Context, prog Program, opts Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	// What loading left behind (the kernel's BTF decoded, the object's
+	// copies) goes back to the OS before the ring is mapped, so that the
+	// peak RSS is the larger of the two, not their sum.
+	debug.FreeOSMemory()
 	if err := s.setCgroup(opts.CgroupPath); err != nil {
 		s.Close()
 		return nil, err
@@ -192,7 +197,7 @@ func load(prog Program, opts Options) (*Session, []choice, error) {
 	for try := 0; ; try++ {
 		spec := base.Copy()
 		var pruned []string
-		chosen, pruned, err = resolve(spec, prog.Hooks, k, f)
+		chosen, pruned, err = resolve(spec, prog, k, f)
 		if err != nil {
 			return nil, nil, withTool(err, prog.Name)
 		}
@@ -211,6 +216,7 @@ func load(prog Program, opts Options) (*Session, []choice, error) {
 		}
 		s.coll, err = ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
 			Programs: ebpf.ProgramOptions{KernelTypes: k.btf},
+			Cache:    k.cache,
 		})
 		if err == nil {
 			break

@@ -23,9 +23,18 @@ import (
 	"time"
 )
 
+// self is this program, which runs the workloads and the floor programs.
+var self string
+
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "workload" {
-		if err := runWorkload(os.Args[2:]); err != nil {
+	var err error
+	if self, err = os.Executable(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	if len(os.Args) > 1 && (os.Args[1] == "workload" || os.Args[1] == "floor") {
+		sub := map[string]func([]string) error{"workload": runWorkload, "floor": runFloor}[os.Args[1]]
+		if err := sub(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
@@ -49,6 +58,8 @@ type tracer struct {
 	// captured, if set, counts the events it saw, for a tracer that
 	// prints none (else: its rows with the workload's marker).
 	captured func(stdout, stderr []byte) int
+	// floor tracers print nothing: only their cost counts.
+	floor bool
 }
 
 type scenario struct {
@@ -153,10 +164,12 @@ func scenarios(compare string) []scenario {
 		return append(trs, ref)
 	}
 	return []scenario{
+		// The floor rows first: the least any tracer on these hooks costs.
 		// --print-lineage: what collecting the ancestors costs; --metrics:
 		// what counting the events for Prometheus costs, with and without
 		// printing them.
-		{"openclose", 200000, one, append(tracers("opensnoop", libbpfTool("opensnoop")), ebtoolsTracer("opensnoop", "text", "--print-lineage"),
+		{"openclose", 200000, one, append(append([]tracer{baseline, floorTracer("exit"), floorTracer("pair")},
+			tracers("opensnoop", libbpfTool("opensnoop"))[1:]...), ebtoolsTracer("opensnoop", "text", "--print-lineage"),
 			ebtoolsTracer("opensnoop", "text", "--metrics", "127.0.0.1:0"), ebtoolsMetrics("opensnoop"))},
 		{"exec", 1000, one, tracers("execsnoop", libbpfTool("execsnoop"))},
 		{"unlink", 50000, one, tracers("unlinksnoop", bpftraceUnlink)},
@@ -178,6 +191,7 @@ func run() error {
 	outDir := flag.String("out", "results", "folder for the Markdown report")
 	only := flag.String("only", "", "run only this workload (openclose, exec, unlink, tcp, ipcount)")
 	compare := flag.String("compare", "", "also run the ebtools `BINARY` (another version), next to this one")
+	micro := flag.Bool("micro", true, "run the decode+format benchmarks too")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("run as root: the tracers load BPF programs")
@@ -194,14 +208,12 @@ func run() error {
 	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/ebtools").CombinedOutput(); err != nil {
 		return fmt.Errorf("build ebtools: %v\n%s", err, out)
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	// First, as it is quick and fails fast: the decode+format benchmarks.
-	micro, err := microbench()
-	if err != nil {
-		return err
+	var microReport string
+	if *micro {
+		if microReport, err = microbench(); err != nil {
+			return err
+		}
 	}
 
 	var report strings.Builder
@@ -222,7 +234,7 @@ func run() error {
 				if sc.workload == "tcp" {
 					marker = strconv.Itoa(port)
 				}
-				res, err := measure(self, bin, tmp, sc, tr, marker)
+				res, err := measure(bin, tmp, sc, tr, marker)
 				if err != nil {
 					return fmt.Errorf("%s under %s: %w", sc.workload, tr.name, err)
 				}
@@ -236,9 +248,10 @@ func run() error {
 			rs := results[i]
 			ns := median(rs, func(r result) float64 { return r.nsPerOp })
 			row := fmt.Sprintf("| %s | %s | %.0f | %.2fx |", sc.workload, tr.name, ns, ns/base)
-			if tr.args == nil {
+			switch {
+			case tr.args == nil, tr.floor:
 				row += " - | - | - | - | - |"
-			} else {
+			default:
 				worst, maxLost := rs[0].captured, rs[0].lost
 				for _, r := range rs {
 					worst = min(worst, r.captured)
@@ -253,7 +266,9 @@ func run() error {
 			fmt.Fprintln(&report, row)
 		}
 	}
-	report.WriteString("\n" + micro)
+	if microReport != "" {
+		report.WriteString("\n" + microReport)
+	}
 	if *only == "" || *only == "ipcount" {
 		ipc, err := ipcountBench()
 		if err != nil {
@@ -274,7 +289,7 @@ func run() error {
 }
 
 // measure runs one workload under one tracer.
-func measure(self, ebtools, tmp string, sc scenario, tr tracer, marker string) (result, error) {
+func measure(ebtools, tmp string, sc scenario, tr tracer, marker string) (result, error) {
 	var res result
 	var cmd *exec.Cmd
 	var stdout, stderr *os.File
@@ -331,7 +346,9 @@ func measure(self, ebtools, tmp string, sc scenario, tr tracer, marker string) (
 	if tr.captured != nil {
 		res.captured = tr.captured(o, e)
 	}
-	res.lost = tr.lost(o, e)
+	if tr.lost != nil {
+		res.lost = tr.lost(o, e)
+	}
 	return res, nil
 }
 

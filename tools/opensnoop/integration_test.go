@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -79,9 +80,9 @@ func TestFullPath(t *testing.T) {
 		{"-F resolves", []string{"-F"}, []string{dir + "/f", dir + "/f", dir + "/missing"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			testutil.EachForced(t, func(t *testing.T, force string) {
+			eachForced(t, func(t *testing.T, force string) {
 				w := startWorkload(t, "openat:"+dir+":f:0", "open:"+rel+":0", "open:"+link+"/missing:0")
-				p := testutil.StartForced(t, force, append([]string{"opensnoop", "-p", strconv.Itoa(w.pid)}, tt.flags...)...)
+				p := startForced(t, force, append([]string{"opensnoop", "-p", strconv.Itoa(w.pid)}, tt.flags...)...)
 				w.Go(t)
 				p.WaitLine(t, func(l string) bool { return strings.HasPrefix(l, "PID") })
 				// Rows are taken in the order of their fds (and the failed
@@ -199,7 +200,7 @@ func TestJSONAndFilters(t *testing.T) {
 // buffer and (100,000 opens) on the perf buffer of kernels before 5.8.
 func TestZeroLoss(t *testing.T) {
 	testutil.RequirePrivileged(t)
-	testutil.EachForced(t, testZeroLoss)
+	eachForced(t, testZeroLoss)
 }
 
 func testZeroLoss(t *testing.T, force string) {
@@ -215,7 +216,7 @@ func testZeroLoss(t *testing.T, force string) {
 		t.Fatal(err)
 	}
 	w := startWorkload(t, "loop:"+strconv.Itoa(n)+":"+target)
-	p := testutil.StartForced(t, force, "opensnoop", "-p", strconv.Itoa(w.pid))
+	p := startForced(t, force, "opensnoop", "-p", strconv.Itoa(w.pid))
 	w.Go(t)
 	rows, code := p.Stop(t, syscall.SIGTERM)
 	got := 0
@@ -234,4 +235,31 @@ func testZeroLoss(t *testing.T, force string) {
 	if !strings.Contains(p.Stderr(), "lost=0 malformed=0") {
 		t.Errorf("events lost or dropped:\n%s", p.Stderr())
 	}
+}
+
+// eachForced is testutil.EachForced and EBTOOLS_FORCE=pair: the entry and
+// exit pair that kernels without bpf_task_pt_regs (before 5.15) run.
+func eachForced(t *testing.T, f func(t *testing.T, force string)) {
+	testutil.EachForced(t, f)
+	t.Run("EBTOOLS_FORCE=pair", func(t *testing.T) { f(t, "pair") })
+}
+
+// startForced is testutil.StartForced that fails the test unless the hooks
+// attached are the ones force asks for: one program per syscall (open,
+// openat, openat2; arm64 has no open) at its exit alone, or two (entry and
+// exit) under EBTOOLS_FORCE=pair.
+func startForced(t *testing.T, force string, args ...string) *testutil.Proc {
+	t.Helper()
+	p := testutil.StartForced(t, force, args...)
+	want := 3
+	if goruntime.GOARCH == "arm64" {
+		want = 2
+	}
+	if strings.Contains(force, "pair") {
+		want *= 2
+	}
+	if !strings.Contains(p.Stderr(), fmt.Sprintf(" programs=%d ", want)) {
+		t.Fatalf("EBTOOLS_FORCE=%s: want %d programs attached; stderr:\n%s", force, want, p.Stderr())
+	}
+	return p
 }

@@ -8,9 +8,11 @@ package opensnoop
 
 import (
 	"context"
+	"runtime"
 	"sort"
 	"strings"
 
+	"github.com/cilium/ebpf/asm"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
@@ -66,18 +68,33 @@ func (t *Tool) Flags() []cli.Flag {
 	), c.task.Flags(tools.Letters{TID: "t"})...)
 }
 
-// Program implements tools.Tool.
+// exitOnly is whether the object reads a call's arguments at its exit from
+// the saved user registers (bpf/opensnoop.bpf.c): on x86-64 and arm64, the
+// architectures it knows the registers of.
+const exitOnly = runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64"
+
+// Program implements tools.Tool. Each call is traced at its exit alone
+// where the kernel can read its arguments there (bpf_task_pt_regs, 5.15+),
+// else at its entry and exit.
 func (*Tool) Program() ebrt.Program {
+	choices := func(enter, exitTP string) [][]string {
+		pair := []string{enter, opensnoopProgOpenExit + exitTP}
+		if !exitOnly {
+			return [][]string{pair}
+		}
+		return [][]string{{opensnoopProgOpenExitRegs + exitTP}, pair}
+	}
 	return ebrt.Program{
 		Name: "opensnoop",
 		Load: loadOpensnoop,
 		Hooks: []ebrt.Hook{
-			{Name: "openat", Choices: [][]string{{opensnoopProgOpenatEnter, opensnoopProgOpenExit}}},
+			{Name: "openat", Choices: choices(opensnoopProgOpenatEnter, "")},
 			// open(2) does not exist on arm64 and other new ports.
-			{Name: "open", Optional: true, Choices: [][]string{{opensnoopProgOpenEnter, opensnoopProgOpenExit + "@syscalls/sys_exit_open"}}},
+			{Name: "open", Optional: true, Choices: choices(opensnoopProgOpenEnter, "@syscalls/sys_exit_open")},
 			// openat2(2) is new in 5.6.
-			{Name: "openat2", Optional: true, Choices: [][]string{{opensnoopProgOpenat2Enter, opensnoopProgOpenExit + "@syscalls/sys_exit_openat2"}}},
+			{Name: "openat2", Optional: true, Choices: choices(opensnoopProgOpenat2Enter, "@syscalls/sys_exit_openat2")},
 		},
+		Helpers: map[string][]asm.BuiltinFunc{opensnoopProgOpenExitRegs: {asm.FnTaskPtRegs}},
 	}
 }
 
