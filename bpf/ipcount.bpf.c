@@ -9,45 +9,71 @@
  *   - totals: per-CPU counters per class and verdict of every packet that
  *     is not in a slot (see enum ipcount_total): with the slots, exact;
  *   - slots: a per-CPU direct-mapped table with two choices per key, one
- *     half per interval (epoch & 1). A key's slot is an array lookup (no hash
- *     map on the way); a key whose two slots are held by others takes the one
- *     with fewer packets once its holder has been asked for 8x its own
- *     packets, so sources sending a large share of the traffic stay and
- *     one-packet spoofed sources come and go;
+ *     half per epoch. A key's slot is an array lookup (no hash map on the
+ *     way); a key whose two slots are held by others takes the one with
+ *     fewer packets once its holder has been asked for 8x its own packets,
+ *     so sources sending a large share of the traffic stay and one-packet
+ *     spoofed sources come and go;
  *   - the drop list, two LPM tries (one in force, one being refilled on
  *     SIGHUP, swapped through list_gen), and per-key rate windows.
  * Only the kernel writes slots and totals; user space reads the half of an
- * interval that has ended, so it never sees a slot change under it.
+ * epoch that has ended, so it never sees a slot change under it. An epoch
+ * ends with each interval, and when the drop list is changed.
+ *
+ * The short path: a packet whose key holds its first choice, with no
+ * verdict to look up (IPCOUNT_KEY_V6 the only flag), is counted there with
+ * one array lookup and no other map or helper; everything else (second
+ * choice, claims, takeovers, drop-list and rate verdicts, totals) is
+ * slow(), a function of its own.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "ipcount.h"
 
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
 #define ETH_P_8021Q 0x8100
 #define ETH_P_8021AD 0x88A8
 
+/* The flags a slot may add to a packet's key (ipcount.h), in the key's
+ * third word. */
+#define KEPT ((__u64)(IPCOUNT_KEY_LISTED | IPCOUNT_KEY_LOOKUP | IPCOUNT_KEY_RATE) << 8)
+#define KEY_V6 ((__u64)IPCOUNT_KEY_V6 << 8)
+
+/* Bits of targ_keys. */
+#define KEYS_PREFIX4 1
+#define KEYS_PREFIX6 2
+#define KEYS_BY 4
+
 /* Set before load. */
-const volatile __u32 targ_slot_bits = 12;	/* log2 of slots per interval and CPU */
+const volatile __u32 targ_slot_bits = 12;	/* log2 of slots per half and CPU */
 const volatile __u32 targ_slot_shift = 64 - 12;	/* 64 - targ_slot_bits */
-const volatile __u32 targ_slot_mask = (1 << 12) - 1;
-const volatile __u64 targ_seed = 0;		/* hash seed, random per run */
 const volatile __u64 targ_mask4 = ~0ULL;	/* --prefix4 mask of the IPv4 address word */
 const volatile __u64 targ_mask6_0 = ~0ULL;	/* --prefix6 mask, first 8 bytes */
 const volatile __u64 targ_mask6_1 = ~0ULL;	/* --prefix6 mask, last 8 bytes */
 const volatile __u32 targ_by = 0;		/* 0: source; 1: + protocol; 2: + destination port */
+/* What keys hold besides the source address, in one word for the short
+ * path: KEYS_PREFIX4 (--prefix4 below 32), KEYS_PREFIX6, KEYS_BY. */
+const volatile __u32 targ_keys = 0;
 const volatile bool targ_drop = false;		/* a drop list is in use */
 const volatile bool targ_dry_run = false;	/* count what would be dropped, pass it */
 const volatile __u64 targ_rate_limit = 0;	/* packets per second per key; 0: off */
 
-/* Written by user space while the program runs. */
-volatile __u32 epoch = 1;		/* the interval */
-volatile __u32 list_gen = 1;		/* the drop list's version; parity picks the trie */
-/* Per family (IPv4, IPv6): list_gen if no listed prefix is longer than a
- * key, so that a key has one verdict to keep in its slot; else 0. */
-volatile __u32 list_cache[2] = {0, 0};
+/*
+ * Written by user space while the program runs. now: the epoch (low 32
+ * bits, never 0; it starts at a random value, which seeds the hash) and the
+ * index of the first slot of its half of the table (high 32 bits), in one
+ * word so that a packet never sees the one without the other.
+ */
+volatile __u64 now = 1;
+volatile __u32 list_gen = 1;	/* the drop list's version; parity picks the trie */
+/* Bit 0 for IPv4, 1 for IPv6: no listed prefix is longer than a key, so a
+ * key's sources share one verdict, kept in its slot for the epoch. */
+volatile __u32 list_uniform = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -94,19 +120,75 @@ static __always_inline void add(__u32 i, __u64 packets, __u64 bytes)
 	}
 }
 
-static __always_inline void total(__u32 i, __u64 bytes)
+/* other counts a frame that is not IPv4 or IPv6 (IPCOUNT_NON_IP) or that
+ * is malformed (IPCOUNT_MALFORMED). */
+static __noinline int other(struct xdp_md *ctx, __u32 which)
 {
-	add(i, 1, bytes);
+	/* The first half's slots start at 0. */
+	__u32 half = (now >> 32) != 0;
+
+	add(half * IPCOUNT_NR_TOTALS + which, 1, (void *)(long)ctx->data_end - (void *)(long)ctx->data);
+	return XDP_PASS;
 }
 
-/* on_list looks a full source address up in the drop list in force. */
-static __always_inline __u32 on_list(__u64 w0, __u64 w1)
+/*
+ * full_addr returns in a0, a1 the packet's source address as the drop
+ * list has it (IPv4 v4-mapped), from its key (a0, a1), or, if keys are
+ * prefixes, from the packet again (ipcount() parsed it, so the headers are
+ * there).
+ */
+static __always_inline bool full_addr(struct xdp_md *ctx, __u64 *a0, __u64 *a1, bool v6)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 off = sizeof(struct ethhdr), i;
+	struct vlan_hdr *vlan;
+	struct ipv6hdr *ip6;
+	struct iphdr *ip;
+	__u16 proto;
+
+	if (v6 ? targ_mask6_0 == ~0ULL && targ_mask6_1 == ~0ULL : targ_mask4 == ~0ULL) {
+		if (!v6)
+			*a1 |= 0xffff0000ULL;
+		return true;
+	}
+	if (data + sizeof(struct ethhdr) > end)
+		return false;
+	proto = ((struct ethhdr *)data)->h_proto;
+	for (i = 0; i < 2; i++) {
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		vlan = data + off;
+		if ((void *)(vlan + 1) > end)
+			return false;
+		proto = vlan->h_vlan_encapsulated_proto;
+		off += sizeof(*vlan);
+	}
+	if (v6) {
+		ip6 = data + off;
+		if ((void *)(ip6 + 1) > end)
+			return false;
+		*a0 = ip6->saddr.in6_u.u6_addr32[0] | (__u64)ip6->saddr.in6_u.u6_addr32[1] << 32;
+		*a1 = ip6->saddr.in6_u.u6_addr32[2] | (__u64)ip6->saddr.in6_u.u6_addr32[3] << 32;
+	} else {
+		ip = data + off;
+		if ((void *)(ip + 1) > end)
+			return false;
+		*a1 = 0xffff0000ULL | (__u64)ip->saddr << 32;
+	}
+	return true;
+}
+
+/* on_list looks the packet's source address up in the drop list in force. */
+static __always_inline __u32 on_list(struct xdp_md *ctx, __u64 a0, __u64 a1, bool v6)
 {
 	struct lpm_key k = {.prefixlen = 128};
 	void *v;
 
-	__builtin_memcpy(&k.addr[0], &w0, 8);
-	__builtin_memcpy(&k.addr[8], &w1, 8);
+	if (!full_addr(ctx, &a0, &a1, v6))
+		return IPCOUNT_PASS;
+	__builtin_memcpy(&k.addr[0], &a0, 8);
+	__builtin_memcpy(&k.addr[8], &a1, 8);
 	if (list_gen & 1)
 		v = bpf_map_lookup_elem(&drop_b, &k);
 	else
@@ -124,16 +206,16 @@ static __always_inline bool over_rate(__u64 a0, __u64 a1, __u64 w2)
 {
 	struct src_key k = {};
 	struct rate fresh = {}, *r;
-	__u64 now = bpf_ktime_get_coarse_ns();
+	__u64 now_ns = bpf_ktime_get_coarse_ns();
 	__u64 *kw = (__u64 *)k.addr;
 
 	/* The source (or prefix) alone, with its family. */
 	kw[0] = a0;
 	kw[1] = a1;
-	kw[2] = w2 & 0xff00;
+	kw[2] = w2 & KEY_V6;
 	r = bpf_map_lookup_elem(&rates, &k);
 	if (!r) {
-		fresh.start = now;
+		fresh.start = now_ns;
 		fresh.packets = 1;
 		if (!bpf_map_update_elem(&rates, &k, &fresh, BPF_NOEXIST))
 			return 1 > targ_rate_limit;
@@ -141,20 +223,51 @@ static __always_inline bool over_rate(__u64 a0, __u64 a1, __u64 w2)
 		if (!r)
 			return false;
 	}
-	if (now - r->start >= 1000000000ULL) {
-		r->start = now;
+	if (now_ns - r->start >= 1000000000ULL) {
+		r->start = now_ns;
 		r->packets = 0;
 	}
 	__sync_fetch_and_add(&r->packets, 1);
 	return r->packets > targ_rate_limit;
 }
 
-/* holds: the slot is key's in this interval (w2 carries the epoch). */
+/* holds: the slot is key's in this epoch (w2 carries the epoch), whatever
+ * flags the slot added. */
 static __always_inline bool holds(struct slot *s, __u64 a0, __u64 a1, __u64 w2)
 {
 	__u64 *k = (__u64 *)s->key.addr;
 
-	return k[0] == a0 && k[1] == a1 && k[2] == w2;
+	return k[0] == a0 && k[1] == a1 && (k[2] & ~KEPT) == w2;
+}
+
+static __always_inline bool stale(struct slot *s, __u64 w2)
+{
+	return s->key.epoch != (__u32)(w2 >> 32);
+}
+
+static __always_inline __u64 held(struct slot *s)
+{
+	return s->c[0].packets + s->c[1].packets + s->c[2].packets;
+}
+
+/*
+ * kept returns the flags a slot claimed by the key adds: its drop-list
+ * verdict, if its sources share one, and whether --rate-limit must see its
+ * packets. The list can only change between epochs.
+ */
+static __always_inline __u64 kept(struct xdp_md *ctx, __u64 a0, __u64 a1, bool v6)
+{
+	__u64 f = 0;
+
+	if (targ_drop) {
+		if (!(list_uniform >> v6 & 1))
+			f = IPCOUNT_KEY_LOOKUP;
+		else if (on_list(ctx, a0, a1, v6) != IPCOUNT_PASS)
+			return (__u64)IPCOUNT_KEY_LISTED << 8;
+	}
+	if (targ_rate_limit)
+		f |= IPCOUNT_KEY_RATE;
+	return f << 8;
 }
 
 static __always_inline void claim(struct slot *s, __u64 a0, __u64 a1, __u64 w2)
@@ -164,42 +277,28 @@ static __always_inline void claim(struct slot *s, __u64 a0, __u64 a1, __u64 w2)
 	k[0] = a0;
 	k[1] = a1;
 	k[2] = w2;
-	s->vgen = 0;
 	s->votes = 0;
 	__builtin_memset(s->c, 0, sizeof(s->c));
 }
 
-static __always_inline __u64 held(struct slot *s)
-{
-	return s->c[0].packets + s->c[1].packets + s->c[2].packets;
-}
-
 /*
- * find_slow is the lookup past a key's first choice: its second choice, a
- * free slot, or a takeover; NULL if the key stays untracked this time. A
- * function of its own, so that the first choice's path keeps its registers.
+ * take returns a slot for the key (a0, a1, w2) past its first choice s
+ * (index i) and its second choice s2, both held by others: a free one, or
+ * a takeover, claimed with the flags f; NULL if the key stays untracked
+ * this time.
  */
-static __noinline struct slot *find_slow(struct src_key *k, struct slot *s, __u64 h)
+static __always_inline struct slot *take(struct slot *s, struct slot *s2, __u32 i, __u64 a0, __u64 a1, __u64 w2, __u64 f)
 {
-	__u64 *kw = (__u64 *)k->addr, a0 = kw[0], a1 = kw[1], w2 = kw[2];
-	__u32 ep = w2 >> 32, base = (ep & 1) * IPCOUNT_NR_TOTALS;
-	__u32 i = ((ep & 1) << targ_slot_bits) + (__u32)((h ^ (h >> 29)) & targ_slot_mask);
-	struct slot *s2, *v;
+	__u32 base = (i >> targ_slot_bits) * IPCOUNT_NR_TOTALS;
+	struct slot *v;
 	__u64 n;
 
-	if (!s)
-		return NULL;
-	s2 = bpf_map_lookup_elem(&slots, &i);
-	if (!s2)
-		return NULL;
-	if (holds(s2, a0, a1, w2))
-		return s2;
-	if (s->key.epoch != ep) {
-		claim(s, a0, a1, w2);
+	if (stale(s, w2)) {
+		claim(s, a0, a1, w2 | f);
 		return s;
 	}
-	if (s2->key.epoch != ep) {
-		claim(s2, a0, a1, w2);
+	if (stale(s2, w2)) {
+		claim(s2, a0, a1, w2 | f);
 		return s2;
 	}
 	v = s;
@@ -218,116 +317,98 @@ static __noinline struct slot *find_slow(struct src_key *k, struct slot *s, __u6
 	add(i + IPCOUNT_DROP_RATE, v->c[2].packets, v->c[2].bytes);
 	add(base + IPCOUNT_EVICTED, n, v->c[0].bytes + v->c[1].bytes + v->c[2].bytes);
 	add(base + IPCOUNT_EVICTIONS, 1, 0);
-	claim(v, a0, a1, w2);
+	claim(v, a0, a1, w2 | f);
 	return v;
 }
 
-/* l3_of returns the IP header of the frame ipcount() parsed. */
-static __always_inline void *l3_of(struct xdp_md *ctx)
-{
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
-	struct vlan_hdr *vlan;
-	__u32 off = sizeof(struct ethhdr), i;
-	__u16 proto;
-
-	if (data + sizeof(struct ethhdr) > end)
-		return NULL;
-	proto = ((struct ethhdr *)data)->h_proto;
-	for (i = 0; i < 2; i++) {
-		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
-			break;
-		vlan = data + off;
-		if ((void *)(vlan + 1) > end)
-			return NULL;
-		proto = vlan->h_vlan_encapsulated_proto;
-		off += sizeof(*vlan);
-	}
-	return data + off;
-}
-
 /*
- * list_verdict looks the packet's full source address up in the drop list
- * and keeps the verdict in s when keys have one (cache is then list_gen). A
- * function of its own, off the path of a verdict already kept.
+ * slow counts a packet of key (a0, a1, w2) whose first choice, slot i, is
+ * not simply its own, and returns its XDP verdict.
  */
-static __noinline __u32 list_verdict(struct xdp_md *ctx, struct slot *s, __u64 a0, __u64 a1, __u32 cache_v6)
+static __noinline int slow(struct xdp_md *ctx, __u64 a0, __u64 a1, __u64 w2, __u32 i)
 {
-	__u32 verdict, v6 = cache_v6 & 1, cache = cache_v6 >> 1;
-	struct ipv6hdr *ip6;
-	struct iphdr *ip;
-
-	/* The full address, for keys cut to a prefix. */
-	if (v6 && (targ_mask6_0 != ~0ULL || targ_mask6_1 != ~0ULL)) {
-		ip6 = l3_of(ctx);
-		if (!ip6 || (void *)(ip6 + 1) > (void *)(long)ctx->data_end)
-			return IPCOUNT_PASS;
-		a0 = ip6->saddr.in6_u.u6_addr32[0] | (__u64)ip6->saddr.in6_u.u6_addr32[1] << 32;
-		a1 = ip6->saddr.in6_u.u6_addr32[2] | (__u64)ip6->saddr.in6_u.u6_addr32[3] << 32;
-	} else if (!v6 && targ_mask4 != ~0ULL) {
-		ip = l3_of(ctx);
-		if (!ip || (void *)(ip + 1) > (void *)(long)ctx->data_end)
-			return IPCOUNT_PASS;
-		a1 = 0xffff0000ULL | (__u64)ip->saddr << 32;
-	}
-	verdict = on_list(a0, a1);
-	if (s)
-		s->vgen = cache << 2 | verdict;
-	return verdict;
-}
-
-/*
- * count counts a packet of key (a0, a1, w2) and returns its XDP verdict.
- * Inlined once per family, so that an IPv4 key's constant first word costs
- * nothing.
- */
-static __always_inline int count(struct xdp_md *ctx, __u64 a0, __u64 a1, __u64 w2, __u32 v6)
-{
-	__u32 verdict = IPCOUNT_PASS, i, base, ep = epoch;
+	__u64 len = (void *)(long)ctx->data_end - (void *)(long)ctx->data, f, h;
+	bool v6 = w2 & KEY_V6;
+	__u32 verdict, base, i2;
+	struct slot *s, *s2;
 	struct counts *c;
-	struct slot *s;
-	__u64 h, len;
 
-	/* The key's first choice; Fibonacci hashing, seeded per run. */
-	w2 |= (__u64)ep << 32;
-	h = (a0 ^ a1 ^ (w2 << 7) ^ targ_seed) * 0x9E3779B97F4A7C15ULL;
-	i = ((ep & 1) << targ_slot_bits) + (__u32)(h >> targ_slot_shift);
 	s = bpf_map_lookup_elem(&slots, &i);
 	if (!s)
-		return XDP_PASS;
+		return XDP_PASS; /* i is in the table: not reached */
 	if (!holds(s, a0, a1, w2)) {
-		struct src_key k;
-		__u64 *kw = (__u64 *)k.addr;
-
-		kw[0] = a0;
-		kw[1] = a1;
-		kw[2] = w2;
-		s = find_slow(&k, s, h);
+		/* The second choice: the first's hash, mixed again. */
+		h = (a0 ^ a1 ^ w2) * 0x9E3779B97F4A7C15ULL;
+		h = (h ^ (h >> 31)) * 0xBF58476D1CE4E5B9ULL;
+		i2 = (i >> targ_slot_bits << targ_slot_bits) + (__u32)(h >> targ_slot_shift);
+		s2 = bpf_map_lookup_elem(&slots, &i2);
+		if (!s2)
+			return XDP_PASS; /* i2 is in the table: not reached */
+		if (holds(s2, a0, a1, w2)) {
+			s = s2;
+		} else {
+			/* The key's verdict, for the slot it claims (or this packet). */
+			f = kept(ctx, a0, a1, v6);
+			s = take(s, s2, i, a0, a1, w2, f);
+			goto judge;
+		}
 	}
-	if (targ_drop) {
-		__u32 cache = list_cache[v6], vg = s ? s->vgen : 0;
-
-		if (cache && vg >> 2 == cache)
-			verdict = vg & 3;
-		else
-			verdict = list_verdict(ctx, s, a0, a1, cache << 1 | v6);
-	}
-	if (targ_rate_limit && verdict == IPCOUNT_PASS && over_rate(a0, a1, w2))
+	f = (__u64)s->key.flags << 8 & KEPT;
+judge:
+	verdict = IPCOUNT_PASS;
+	if (f & ((__u64)IPCOUNT_KEY_LISTED << 8))
+		verdict = IPCOUNT_DROP_LIST;
+	else if (f & ((__u64)IPCOUNT_KEY_LOOKUP << 8))
+		verdict = on_list(ctx, a0, a1, v6);
+	if (verdict == IPCOUNT_PASS && (f & ((__u64)IPCOUNT_KEY_RATE << 8)) && over_rate(a0, a1, w2))
 		verdict = IPCOUNT_DROP_RATE;
 
-	len = (void *)(long)ctx->data_end - (void *)(long)ctx->data;
 	if (s) {
-		c = &s->c[verdict & 3];
+		c = &s->c[verdict];
 		c->packets++;
 		c->bytes += len;
 	} else {
-		base = (w2 >> 32 & 1) * IPCOUNT_NR_TOTALS;
-		total(base + IPCOUNT_UNTRACKED, len);
-		total(base + v6 * 3 + verdict, len);
+		base = (i >> targ_slot_bits) * IPCOUNT_NR_TOTALS;
+		add(base + IPCOUNT_UNTRACKED, 1, len);
+		add(base + v6 * 3 + verdict, 1, len);
 	}
 	if (verdict != IPCOUNT_PASS && !targ_dry_run)
 		return XDP_DROP;
 	return XDP_PASS;
+}
+
+/*
+ * count counts a packet of key (a0, a1, w2) of a frame of len bytes and
+ * returns its XDP verdict: the short path. Inlined once per family and
+ * header layout, so that an IPv4 key's zero first word costs nothing. The
+ * values it keeps across the lookup fit the four registers a call keeps:
+ * IPv4 the context, two key words and the length; IPv6 the context and
+ * three key words, and it reads the length again.
+ */
+static __always_inline int count(struct xdp_md *ctx, __u64 a0, __u64 a1, __u64 w2, __u64 len, bool v6)
+{
+	__u64 n = now, *k, h;
+	struct slot *s;
+	__u32 i;
+
+	if (!v6)
+		asm volatile("" : "+r"(len)); /* now, not from the packet pointers after the lookup */
+	/* The key's first choice; Fibonacci hashing, seeded by the epoch. */
+	w2 |= n << 32;
+	h = (a0 ^ a1 ^ w2) * 0x9E3779B97F4A7C15ULL;
+	i = (n >> 32) + (__u32)(h >> targ_slot_shift);
+	s = bpf_map_lookup_elem(&slots, &i);
+	if (likely(s != NULL)) {
+		k = (__u64 *)s->key.addr;
+		if (likely(k[1] == a1 && k[2] == w2 && (!v6 || k[0] == a0))) {
+			if (v6)
+				len = (void *)(long)ctx->data_end - (void *)(long)ctx->data;
+			s->c[IPCOUNT_PASS].packets++;
+			s->c[IPCOUNT_PASS].bytes += len;
+			return XDP_PASS;
+		}
+	}
+	return slow(ctx, a0, a1, w2, i);
 }
 
 /* ports_of returns the key's third word for --by: protocol and
@@ -345,112 +426,268 @@ static __always_inline long ports_of(void *data, void *end, __u32 off, __u8 l4, 
 	return l4;
 }
 
+/*
+ * The short path is laid out straight. The BPF backend (clang 14) places
+ * blocks in source order and cannot invert a branch, so every test below
+ * has the common case in its then-branch: a frame of the common kinds takes
+ * no jump until its count, and the rest comes after it, out of the way.
+ */
+
+/* v4_key returns the key's words for an IPv4 packet whose header is at
+ * off and its payload at l4, or -1 in w2 if the frame is too short for
+ * --by's ports. */
+static __always_inline __u64 v4_key(void *data, void *end, __u32 off, __u32 l4, bool keyed, long *w2)
+{
+	struct iphdr *ip = data + off;
+	__u64 a1;
+
+	/* The address in bytes 12 to 15 (a little-endian word's high half). */
+	a1 = (__u64)ip->saddr << 32;
+	*w2 = 0;
+	if (keyed) {
+		a1 &= targ_mask4;
+		/* Ports only in a datagram's first fragment. */
+		if (targ_by)
+			*w2 = ports_of(data, end, l4, ip->protocol, !(ip->frag_off & bpf_htons(0x1fff)));
+	}
+	return a1;
+}
+
+/* v4_options counts an IPv4 packet with options, or malformed, whose
+ * header is at off (an Ethernet header and 0 to 2 VLAN tags). */
+static __noinline int v4_options(struct xdp_md *ctx, __u32 off)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct iphdr *ip;
+	__u32 l4;
+	__u64 a1;
+	long w2;
+	__u8 vihl;
+
+	off &= 0x1f;
+	ip = data + off;
+	if ((void *)(ip + 1) > end)
+		return other(ctx, IPCOUNT_MALFORMED);
+	vihl = *(__u8 *)ip;
+	/* Version 4 and a header of 6 to 15 words: options, whole. */
+	if ((__u8)(vihl - 0x46) > 0x09)
+		return other(ctx, IPCOUNT_MALFORMED);
+	l4 = off + (vihl & 0x0f) * 4;
+	if (data + l4 > end)
+		return other(ctx, IPCOUNT_MALFORMED);
+	a1 = v4_key(data, end, off, l4, targ_keys != 0, &w2);
+	if (w2 < 0)
+		return other(ctx, IPCOUNT_MALFORMED);
+	return count(ctx, 0, a1, w2, end - data, false);
+}
+
+/* v4 counts an IPv4 packet whose header is at off. */
+static __always_inline int v4(struct xdp_md *ctx, void *data, void *end, __u32 off, bool keyed)
+{
+	struct iphdr *ip = data + off;
+	__u64 a1;
+	long w2;
+
+	if (likely((void *)(ip + 1) <= end)) {
+		/* Version 4, a header of 5 words: no options. */
+		if (likely(*(__u8 *)ip == 0x45)) {
+			a1 = v4_key(data, end, off, off + sizeof(*ip), keyed, &w2);
+			if (likely(w2 >= 0))
+				return count(ctx, 0, a1, w2, end - data, false);
+			return other(ctx, IPCOUNT_MALFORMED);
+		}
+		return v4_options(ctx, off);
+	}
+	return other(ctx, IPCOUNT_MALFORMED);
+}
+
+/* v6_ports returns the key's third word for --by of an IPv6 packet whose
+ * extension headers start at off with type l4, or -1 if the frame is too
+ * short for them. */
+static __always_inline long v6_ports(void *data, void *end, __u32 off, __u8 l4)
+{
+	bool ports = true;
+	__u32 i;
+	__u8 *p;
+
+	/* Extension headers: 6 at most (hop-by-hop, destination options
+	 * twice, routing, fragment, authentication: every kind RFC 8200
+	 * orders before the upper layer). */
+	for (i = 0; i < 6; i++) {
+		if (l4 != 0 && l4 != 43 && l4 != 44 && l4 != 51 && l4 != 60)
+			break;
+		p = data + (off & 0x3fff);
+		if ((void *)(p + 8) > end)
+			return -1;
+		if (l4 == 44) {
+			/* Fragment: the offset's 13 bits. */
+			if (((p[2] << 8) | p[3]) & 0xfff8)
+				ports = false;
+			off += 8;
+		} else if (l4 == 51) {
+			off += (p[1] + 2) * 4;
+		} else {
+			off += (p[1] + 1) * 8;
+		}
+		l4 = p[0];
+	}
+	return ports_of(data, end, off, l4, ports);
+}
+
+/* v6 counts an IPv6 packet whose header is at off. */
+static __always_inline int v6(struct xdp_md *ctx, void *data, void *end, __u32 off, bool keyed)
+{
+	struct ipv6hdr *ip6 = data + off;
+	__u64 a0, a1, *a;
+	long w2;
+
+	if (likely((void *)(ip6 + 1) <= end && ip6->version == 6)) {
+		/* Packets are not aligned; XDP's targets load unaligned words. */
+		a = data + off + offsetof(struct ipv6hdr, saddr);
+		a0 = a[0];
+		a1 = a[1];
+		w2 = 0;
+		if (keyed) {
+			a0 &= targ_mask6_0;
+			a1 &= targ_mask6_1;
+			if (targ_by)
+				w2 = v6_ports(data, end, off + sizeof(*ip6), ip6->nexthdr);
+		}
+		if (likely(w2 >= 0))
+			return count(ctx, a0, a1, w2 | KEY_V6, end - data, true);
+	}
+	return other(ctx, IPCOUNT_MALFORMED);
+}
+
+/* is_vlan: an 802.1ad or 802.1Q tag (802.1Q's test is the last, so that
+ * its frames run straight on). */
+static __always_inline bool is_vlan(__u16 proto)
+{
+	return proto == bpf_htons(ETH_P_8021AD) || proto == bpf_htons(ETH_P_8021Q);
+}
+
+/*
+ * short_frame counts a frame too short for an Ethernet and an IPv4 header:
+ * malformed if it says it is IP (or its VLAN tags are cut), else non-IP.
+ */
+static __noinline int short_frame(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 off = sizeof(struct ethhdr), i;
+	struct vlan_hdr *vlan;
+	__u16 proto;
+
+	if (data + sizeof(struct ethhdr) > end)
+		return other(ctx, IPCOUNT_MALFORMED);
+	proto = ((struct ethhdr *)data)->h_proto;
+	for (i = 0; i < 2; i++) {
+		if (!is_vlan(proto))
+			break;
+		vlan = data + off;
+		if ((void *)(vlan + 1) > end)
+			return other(ctx, IPCOUNT_MALFORMED);
+		proto = vlan->h_vlan_encapsulated_proto;
+		off += sizeof(*vlan);
+	}
+	if (proto == bpf_htons(ETH_P_IP) || proto == bpf_htons(ETH_P_IPV6))
+		return other(ctx, IPCOUNT_MALFORMED);
+	return other(ctx, IPCOUNT_NON_IP);
+}
+
+/* opaque hides x's value from the compiler, so that tests of it stay
+ * separate (in source order) instead of becoming a switch laid out its
+ * own way. */
+#define opaque(x) asm volatile("" : "+r"(x))
+
+/* tagged counts a frame whose Ethernet header is followed by a VLAN tag
+ * (and maybe a second one: QinQ). */
+static __always_inline int tagged(struct xdp_md *ctx, void *data, void *end, bool keyed)
+{
+	struct vlan_hdr *tag = data + sizeof(struct ethhdr);
+	/* Within the Ethernet and IPv4 headers' length: tested. */
+	__u64 proto = tag[0].h_vlan_encapsulated_proto;
+
+	if (likely(proto == bpf_htons(ETH_P_IP)))
+		return v4(ctx, data, end, sizeof(struct ethhdr) + sizeof(*tag), keyed);
+	opaque(proto);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return v6(ctx, data, end, sizeof(struct ethhdr) + sizeof(*tag), keyed);
+	opaque(proto);
+	if (is_vlan(proto)) {
+		proto = tag[1].h_vlan_encapsulated_proto;
+		if (proto == bpf_htons(ETH_P_IP))
+			return v4(ctx, data, end, sizeof(struct ethhdr) + 2 * sizeof(*tag), keyed);
+		opaque(proto);
+		if (proto == bpf_htons(ETH_P_IPV6))
+			return v6(ctx, data, end, sizeof(struct ethhdr) + 2 * sizeof(*tag), keyed);
+	}
+	return other(ctx, IPCOUNT_NON_IP);
+}
+
+/* tagged_ad is tagged for an 802.1ad outer tag: rare, out of line. */
+static __noinline int tagged_ad(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+
+	if (likely(data + sizeof(struct ethhdr) + sizeof(struct iphdr) <= end))
+		return tagged(ctx, data, end, targ_keys != 0);
+	return other(ctx, IPCOUNT_MALFORMED); /* not reached: ipcount() tested */
+}
+
+/*
+ * parse counts a frame of at least an Ethernet and an IPv4 header's length
+ * (which the caller tested): IPv4 first, then 802.1Q, IPv6, 802.1ad. Each
+ * of at most two tags (an 802.1ad outer and an 802.1Q inner, QinQ) has its
+ * own copy of the tests, so that every header is at a constant offset.
+ * keyed: keys are more than the source address (--prefix4/6, --by).
+ */
+static __always_inline int parse(struct xdp_md *ctx, void *data, void *end, bool keyed)
+{
+	__u64 proto = ((struct ethhdr *)data)->h_proto;
+
+	if (likely(proto == bpf_htons(ETH_P_IP)))
+		return v4(ctx, data, end, sizeof(struct ethhdr), keyed);
+	opaque(proto);
+	if (likely(proto == bpf_htons(ETH_P_8021Q)))
+		return tagged(ctx, data, end, keyed);
+	opaque(proto);
+	if (likely(proto == bpf_htons(ETH_P_IPV6)))
+		return v6(ctx, data, end, sizeof(struct ethhdr), keyed);
+	opaque(proto);
+	if (proto == bpf_htons(ETH_P_8021AD))
+		return tagged_ad(ctx);
+	return other(ctx, IPCOUNT_NON_IP);
+}
+
+/* parse_keyed is parse for keys cut to a prefix or broken down by port: a
+ * copy of its own, so that the short path has none of it. */
+static __noinline int parse_keyed(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+
+	if (likely(data + sizeof(struct ethhdr) + sizeof(struct iphdr) <= end))
+		return parse(ctx, data, end, true);
+	return other(ctx, IPCOUNT_MALFORMED); /* not reached: ipcount() tested */
+}
+
 SEC("xdp")
 int ipcount(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	struct vlan_hdr *vlan;
-	struct ipv6hdr *ip6;
-	struct iphdr *ip;
-	__u64 a0, a1;
-	long w2;
-	__u32 off, i;
-	__u16 proto;
-	__u8 *p, l4;
-	bool ports;
 
-	if ((void *)(eth + 1) > end)
-		goto malformed;
-	proto = eth->h_proto;
-	off = sizeof(*eth);
-	/* Two tags: an 802.1ad outer and an 802.1Q inner (QinQ) at most. */
-	for (i = 0; i < 2; i++) {
-		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
-			break;
-		vlan = data + off;
-		if ((void *)(vlan + 1) > end)
-			goto malformed;
-		proto = vlan->h_vlan_encapsulated_proto;
-		off += sizeof(*vlan);
+	/* One bounds test covers an untagged IPv4 header. */
+	if (likely(data + sizeof(struct ethhdr) + sizeof(struct iphdr) <= end)) {
+		/* The verifier drops the test and the other branch. */
+		if (likely(!targ_keys))
+			return parse(ctx, data, end, false);
+		return parse_keyed(ctx);
 	}
-
-	if (proto == bpf_htons(ETH_P_IP)) {
-		__u8 vihl;
-
-		ip = data + off;
-		if ((void *)(ip + 1) > end)
-			goto malformed;
-		/* Version 4 and a header of 5 to 15 words: 0x45 to 0x4f, in one test. */
-		vihl = *(__u8 *)ip;
-		if ((__u8)(vihl - 0x45) > 0x0a)
-			goto malformed;
-		off += (vihl & 0x0f) * 4;
-		/* The options, whole. */
-		if (data + off > end)
-			goto malformed;
-		/* ::ffff:a.b.c.d, in memory order (little-endian words). */
-		a1 = 0xffff0000ULL | (__u64)ip->saddr << 32;
-		if (targ_mask4 != ~0ULL)
-			a1 &= targ_mask4;
-		w2 = 0;
-		if (targ_by) {
-			/* Ports only in a datagram's first fragment. */
-			w2 = ports_of(data, end, off, ip->protocol, !(ip->frag_off & bpf_htons(0x1fff)));
-			if (w2 < 0)
-				goto malformed;
-		}
-		return count(ctx, 0, a1, w2, 0);
-	}
-	if (proto == bpf_htons(ETH_P_IPV6)) {
-		ip6 = data + off;
-		if ((void *)(ip6 + 1) > end || ip6->version != 6)
-			goto malformed;
-		a0 = ip6->saddr.in6_u.u6_addr32[0] | (__u64)ip6->saddr.in6_u.u6_addr32[1] << 32;
-		a1 = ip6->saddr.in6_u.u6_addr32[2] | (__u64)ip6->saddr.in6_u.u6_addr32[3] << 32;
-		if (targ_mask6_0 != ~0ULL || targ_mask6_1 != ~0ULL) {
-			a0 &= targ_mask6_0;
-			a1 &= targ_mask6_1;
-		}
-		w2 = 0;
-		if (targ_by) {
-			l4 = ip6->nexthdr;
-			off += sizeof(*ip6);
-			ports = true;
-			/* Extension headers: 6 at most (hop-by-hop, destination
-			 * options twice, routing, fragment, authentication: every
-			 * kind RFC 8200 orders before the upper layer). */
-			for (i = 0; i < 6; i++) {
-				if (l4 != 0 && l4 != 43 && l4 != 44 && l4 != 51 && l4 != 60)
-					break;
-				p = data + (off & 0x3fff);
-				if ((void *)(p + 8) > end)
-					goto malformed;
-				if (l4 == 44) {
-					/* Fragment: the offset's 13 bits. */
-					if (((p[2] << 8) | p[3]) & 0xfff8)
-						ports = false;
-					off += 8;
-				} else if (l4 == 51) {
-					off += (p[1] + 2) * 4;
-				} else {
-					off += (p[1] + 1) * 8;
-				}
-				l4 = p[0];
-			}
-			w2 = ports_of(data, end, off, l4, ports);
-			if (w2 < 0)
-				goto malformed;
-		}
-		return count(ctx, a0, a1, w2 | IPCOUNT_KEY_V6 << 8, 1);
-	}
-	total((epoch & 1) * IPCOUNT_NR_TOTALS + IPCOUNT_NON_IP, end - data);
-	return XDP_PASS;
-
-malformed:
-	total((epoch & 1) * IPCOUNT_NR_TOTALS + IPCOUNT_MALFORMED, end - data);
-	return XDP_PASS;
+	return short_frame(ctx);
 }
 
 char LICENSE[] SEC("license") = "GPL";

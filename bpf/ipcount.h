@@ -4,44 +4,59 @@
 #define __IPCOUNT_H
 
 /*
- * src_key: what a row counts. An IPv6 address (IPv4 sources stored v4-mapped,
- * ::ffff:a.b.c.d), cut to the --prefix4/--prefix6 length, and with --by the
- * IP protocol and the TCP/UDP destination port (network order), else 0.
- * A slot is free unless key.epoch is the current interval.
+ * src_key: what a row counts. An IPv6 address, or for IPv4 packets the
+ * IPv4 address in bytes 12 to 15 (the rest 0; user space shows it
+ * v4-mapped, ::ffff:a.b.c.d), cut to the --prefix4/--prefix6 length, and
+ * with --by the IP protocol and the TCP/UDP destination port (network
+ * order), else 0. A slot is free unless key.epoch is the current epoch.
  */
 struct src_key {
 	__u8 addr[16];
 	__u8 proto;
 	/* IPCOUNT_KEY_V6 for IPv6 packets (::ffff:a.b.c.d sent as IPv6 is
-	 * not IPv4). */
+	 * not IPv4); in a slot, also how its packets are judged
+	 * (IPCOUNT_KEY_LISTED, _LOOKUP, _RATE). */
 	__u8 flags;
 	__u16 dport;
-	/* The interval the slot holding this key belongs to (0 in lists). */
+	/* The epoch the slot holding this key belongs to (0 in lists). */
 	__u32 epoch;
 } __attribute__((aligned(8)));
 
 /*
- * slot: one key's counts for one interval on one CPU. The table is
- * direct-mapped with two choices per key; a slot whose epoch is not the
- * current one is free. Only the kernel writes slots; user space reads the
- * half of the table of an interval that has ended.
+ * Key flags. A packet's own key has only IPCOUNT_KEY_V6; the other flags are
+ * set in a slot when its key is claimed, for the epoch (drop lists are
+ * changed between epochs only), and make the first choice's compare miss,
+ * so that only keys whose every packet passes unlooked-at are counted on
+ * the short path.
  */
+#define IPCOUNT_KEY_V6 1
+/* The key is on the drop list: its packets are dropped. */
+#define IPCOUNT_KEY_LISTED 2
+/* The key holds sources with different verdicts (a listed prefix is longer
+ * than the key): each packet is looked up. */
+#define IPCOUNT_KEY_LOOKUP 4
+/* Each packet counts against --rate-limit. */
+#define IPCOUNT_KEY_RATE 8
+
 struct counts {
 	__u64 packets;
 	__u64 bytes;
 };
 
+/*
+ * slot: one key's counts for one epoch on one CPU. The table is
+ * direct-mapped with two choices per key; a slot whose epoch is not the
+ * current one is free. Only the kernel writes slots; user space reads the
+ * half of the table of an epoch that has ended.
+ */
 struct slot {
 	struct src_key key;
-	/* The drop-list verdict for key: (list generation << 2) | verdict,
-	 * valid while the generation is the one in force. */
-	__u32 vgen;
-	/* Packets of other keys that wanted this slot while it was full:
-	 * a key holding it is replaced when these reach 8x its packets. */
-	__u32 votes;
 	/* Passed, dropped by the drop list, dropped by --rate-limit (or that
 	 * would have been, --dry-run): indexed by enum ipcount_verdict. */
-	struct counts c[4];
+	struct counts c[3];
+	/* Packets of other keys that wanted this slot while it was full:
+	 * a key holding it is replaced when these reach 8x its packets. */
+	__u64 votes;
 };
 
 /* rate: a rate-limited key's current one-second window. */
@@ -56,9 +71,7 @@ struct lpm_key {
 	__u8 addr[16];
 };
 
-#define IPCOUNT_KEY_V6 1
-
-/* Verdicts (slot.verdict). */
+/* Verdicts. */
 enum ipcount_verdict {
 	IPCOUNT_PASS = 0,
 	IPCOUNT_DROP_LIST = 1,
@@ -67,10 +80,10 @@ enum ipcount_verdict {
 
 /*
  * Indexes of the totals map. Every packet is counted exactly once: in the
- * slot of its key, or here. The exact totals of an interval are the sum of
+ * slot of its key, or here. The exact totals of an epoch are the sum of
  * its slots and of these counters; a slot taken over is moved here by the
- * same program run, so nothing falls between. Each interval has its own
- * half, IPCOUNT_NR_TOTALS entries at (epoch & 1) * IPCOUNT_NR_TOTALS, whose
+ * same program run, so nothing falls between. Each half of the table has
+ * its own IPCOUNT_NR_TOTALS entries, at half * IPCOUNT_NR_TOTALS, whose
  * counts only grow: user space takes the difference of two readings.
  */
 enum ipcount_total {

@@ -210,26 +210,44 @@ func mask(n int) (w0, w1 uint64) {
 	return binary.LittleEndian.Uint64(m[:8]), binary.LittleEndian.Uint64(m[8:])
 }
 
-// constants returns the program's settings for cfg.
+// Bits of targ_keys: what keys hold besides the source address.
+const (
+	keysPrefix4 = 1 << iota
+	keysPrefix6
+	keysBy
+)
+
+// constants returns the program's settings for cfg, and the first value of
+// now: a random first epoch (it seeds the hash), in the table's first half.
 func (cfg *config) constants() (map[string]any, error) {
-	var seed [8]byte
+	var seed [4]byte
 	if _, err := rand.Read(seed[:]); err != nil {
 		return nil, fmt.Errorf("read random seed: %w", err)
 	}
 	_, m4 := mask(96 + cfg.prefix4)
 	m60, m61 := mask(cfg.prefix6)
+	var keys uint32
+	if cfg.prefix4 < 32 {
+		keys |= keysPrefix4
+	}
+	if cfg.prefix6 < 128 {
+		keys |= keysPrefix6
+	}
+	if cfg.by != bySource {
+		keys |= keysBy
+	}
 	return map[string]any{
 		"targ_slot_bits":  cfg.slotBits,
 		"targ_slot_shift": 64 - cfg.slotBits,
-		"targ_slot_mask":  uint32(1)<<cfg.slotBits - 1,
-		"targ_seed":       binary.LittleEndian.Uint64(seed[:]),
 		"targ_mask4":      m4,
 		"targ_mask6_0":    m60,
 		"targ_mask6_1":    m61,
 		"targ_by":         cfg.by,
+		"targ_keys":       keys,
 		"targ_drop":       len(cfg.drop) > 0 || cfg.dropFile != "",
 		"targ_dry_run":    cfg.dryRun,
 		"targ_rate_limit": cfg.rateLimit,
+		"now":             nowWord(max(binary.LittleEndian.Uint32(seed[:]), 1), 0),
 	}, nil
 }
 
@@ -273,7 +291,10 @@ func (t *Tool) Run(ctx context.Context, c *cli.Context, env *tools.Env) error {
 	opts.Interface, opts.XDPMode = cfg.iface, cfg.mode
 	opts.MapSizes = cfg.mapSizes()
 	opts.Prepare = func(coll *ebpf.Collection) error {
-		tab = newTable(coll, cfg.slotBits, cfg.prefix4, cfg.prefix6)
+		var err error
+		if tab, err = newTable(coll, cfg.slotBits, cfg.prefix4, cfg.prefix6); err != nil {
+			return err
+		}
 		return tab.setList(list)
 	}
 	s, err := ebrt.Start(ctx, t.Program(), opts)

@@ -34,9 +34,8 @@ type ipcountRate struct {
 type ipcountSlot struct {
 	_     structs.HostLayout
 	Key   ipcountSrcKey
-	Vgen  uint32
-	Votes uint32
-	C     [4]ipcountCounts
+	C     [3]ipcountCounts
+	Votes uint64
 }
 
 type ipcountSrcKey struct {
@@ -58,19 +57,18 @@ const (
 	ipcountMapSlots         = "slots"
 	ipcountMapTotals        = "totals"
 	ipcountProgIpcount      = "ipcount"
-	ipcountVarEpoch         = "epoch"
-	ipcountVarListCache     = "list_cache"
 	ipcountVarListGen       = "list_gen"
+	ipcountVarListUniform   = "list_uniform"
+	ipcountVarNow           = "now"
 	ipcountVarTargBy        = "targ_by"
 	ipcountVarTargDrop      = "targ_drop"
 	ipcountVarTargDryRun    = "targ_dry_run"
+	ipcountVarTargKeys      = "targ_keys"
 	ipcountVarTargMask4     = "targ_mask4"
 	ipcountVarTargMask60    = "targ_mask6_0"
 	ipcountVarTargMask61    = "targ_mask6_1"
 	ipcountVarTargRateLimit = "targ_rate_limit"
-	ipcountVarTargSeed      = "targ_seed"
 	ipcountVarTargSlotBits  = "targ_slot_bits"
-	ipcountVarTargSlotMask  = "targ_slot_mask"
 	ipcountVarTargSlotShift = "targ_slot_shift"
 )
 
@@ -134,19 +132,18 @@ type ipcountMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type ipcountVariableSpecs struct {
-	Epoch         *ebpf.VariableSpec `ebpf:"epoch"`
-	ListCache     *ebpf.VariableSpec `ebpf:"list_cache"`
 	ListGen       *ebpf.VariableSpec `ebpf:"list_gen"`
+	ListUniform   *ebpf.VariableSpec `ebpf:"list_uniform"`
+	Now           *ebpf.VariableSpec `ebpf:"now"`
 	TargBy        *ebpf.VariableSpec `ebpf:"targ_by"`
 	TargDrop      *ebpf.VariableSpec `ebpf:"targ_drop"`
 	TargDryRun    *ebpf.VariableSpec `ebpf:"targ_dry_run"`
+	TargKeys      *ebpf.VariableSpec `ebpf:"targ_keys"`
 	TargMask4     *ebpf.VariableSpec `ebpf:"targ_mask4"`
 	TargMask60    *ebpf.VariableSpec `ebpf:"targ_mask6_0"`
 	TargMask61    *ebpf.VariableSpec `ebpf:"targ_mask6_1"`
 	TargRateLimit *ebpf.VariableSpec `ebpf:"targ_rate_limit"`
-	TargSeed      *ebpf.VariableSpec `ebpf:"targ_seed"`
 	TargSlotBits  *ebpf.VariableSpec `ebpf:"targ_slot_bits"`
-	TargSlotMask  *ebpf.VariableSpec `ebpf:"targ_slot_mask"`
 	TargSlotShift *ebpf.VariableSpec `ebpf:"targ_slot_shift"`
 }
 
@@ -191,19 +188,18 @@ func (m *ipcountMaps) Close() error {
 //
 // It can be passed to loadIpcountObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ipcountVariables struct {
-	Epoch         *ebpf.Variable `ebpf:"epoch"`
-	ListCache     *ebpf.Variable `ebpf:"list_cache"`
 	ListGen       *ebpf.Variable `ebpf:"list_gen"`
+	ListUniform   *ebpf.Variable `ebpf:"list_uniform"`
+	Now           *ebpf.Variable `ebpf:"now"`
 	TargBy        *ebpf.Variable `ebpf:"targ_by"`
 	TargDrop      *ebpf.Variable `ebpf:"targ_drop"`
 	TargDryRun    *ebpf.Variable `ebpf:"targ_dry_run"`
+	TargKeys      *ebpf.Variable `ebpf:"targ_keys"`
 	TargMask4     *ebpf.Variable `ebpf:"targ_mask4"`
 	TargMask60    *ebpf.Variable `ebpf:"targ_mask6_0"`
 	TargMask61    *ebpf.Variable `ebpf:"targ_mask6_1"`
 	TargRateLimit *ebpf.Variable `ebpf:"targ_rate_limit"`
-	TargSeed      *ebpf.Variable `ebpf:"targ_seed"`
 	TargSlotBits  *ebpf.Variable `ebpf:"targ_slot_bits"`
-	TargSlotMask  *ebpf.Variable `ebpf:"targ_slot_mask"`
 	TargSlotShift *ebpf.Variable `ebpf:"targ_slot_shift"`
 }
 

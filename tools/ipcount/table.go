@@ -26,7 +26,8 @@ const (
 	numTotals
 )
 
-// keyV6 is IPCOUNT_KEY_V6, the flag of keys from IPv6 packets.
+// keyV6 is IPCOUNT_KEY_V6, the flag of keys from IPv6 packets (a slot's
+// other flags say how the program judges the key's packets).
 const keyV6 = 1
 
 // grace is how long after an interval ends its half of the maps is left
@@ -97,32 +98,47 @@ type interval struct {
 type table struct {
 	slots, totals *ebpf.Map
 	tries         [2]*ebpf.Map
-	epochVar      *ebpf.Variable
+	nowVar        *ebpf.Variable
 	genVar        *ebpf.Variable
-	cacheVar      *ebpf.Variable
+	uniformVar    *ebpf.Variable
 	slotBits      uint32
 	prefix4       int
 	prefix6       int
-	epoch, gen    uint32
+	epoch, half   uint32 // the epoch the program counts in, and its half of the table
+	gen           uint32
+	acc           *interval                   // the epochs ended since the last interval
 	prev          [2][numTotals]ipcountCounts // last reading of each half
 	slotBuf       []ipcountSlot
 	keyBuf        []uint32
 	countBuf      []ipcountCounts
 }
 
-func newTable(coll *ebpf.Collection, slotBits uint32, prefix4, prefix6 int) *table {
-	return &table{
+// nowWord is the program's variable now: the epoch, and the index of the
+// first slot of the half of the table it writes.
+func nowWord(epoch, base uint32) uint64 { return uint64(base)<<32 | uint64(epoch) }
+
+// newTable takes over the maps of a loaded program, whose now says the
+// first epoch (in the first half).
+func newTable(coll *ebpf.Collection, slotBits uint32, prefix4, prefix6 int) (*table, error) {
+	t := &table{
 		slots: coll.Maps[ipcountMapSlots], totals: coll.Maps[ipcountMapTotals],
-		tries:    [2]*ebpf.Map{coll.Maps[ipcountMapDropA], coll.Maps[ipcountMapDropB]},
-		epochVar: coll.Variables[ipcountVarEpoch], genVar: coll.Variables[ipcountVarListGen],
-		cacheVar: coll.Variables[ipcountVarListCache],
-		slotBits: slotBits, prefix4: prefix4, prefix6: prefix6,
-		epoch: 1, gen: 1,
+		tries:  [2]*ebpf.Map{coll.Maps[ipcountMapDropA], coll.Maps[ipcountMapDropB]},
+		nowVar: coll.Variables[ipcountVarNow], genVar: coll.Variables[ipcountVarListGen],
+		uniformVar: coll.Variables[ipcountVarListUniform],
+		slotBits:   slotBits, prefix4: prefix4, prefix6: prefix6,
+		gen: 1,
 	}
+	var now uint64
+	if err := t.nowVar.Get(&now); err != nil {
+		return nil, fmt.Errorf("read epoch: %w", err)
+	}
+	t.epoch = uint32(now)
+	return t, nil
 }
 
-// setList puts l into the trie not in force, then switches to it: packets
-// see the old list or the new one, never a mix.
+// setList puts l into the trie not in force, then switches to it and
+// starts an epoch: packets see the old list or the new one, never a mix,
+// and no slot keeps a verdict of the old list.
 func (t *table) setList(l *dropList) error {
 	next := t.gen + 1
 	trie := t.tries[next&1]
@@ -142,40 +158,50 @@ func (t *table) setList(l *dropList) error {
 			return fmt.Errorf("load drop list entry %s: %w", p, err)
 		}
 	}
-	// A verdict kept in a slot names the list it came from; keys that
-	// hold sources with different verdicts keep none (0).
-	u := l.uniform(t.prefix4, t.prefix6)
-	cache := [2]uint32{}
-	for fam := range cache {
-		if u>>fam&1 != 0 {
-			cache[fam] = next
-		}
-	}
+	// A slot keeps its key's verdict only if every source the key
+	// holds has the same.
 	if err := t.genVar.Set(next); err != nil {
 		return fmt.Errorf("switch drop list: %w", err)
 	}
-	if err := t.cacheVar.Set(cache); err != nil {
+	if err := t.uniformVar.Set(l.uniform(t.prefix4, t.prefix6)); err != nil {
 		return fmt.Errorf("switch drop list: %w", err)
 	}
 	t.gen = next
-	return nil
+	return t.flip()
 }
 
-// next ends the current interval and returns its counts.
-func (t *table) next() (*interval, error) {
-	ended := t.epoch
-	if err := t.epochVar.Set(ended + 1); err != nil {
-		return nil, fmt.Errorf("start interval: %w", err)
+// flip ends the epoch: the program moves to the other half of the table
+// (and a new epoch), and what the ended epoch counted is added to t.acc.
+// The program reads now as one word, which Variable.Set writes with one
+// 8-byte store (Go copies 8 aligned bytes in one move), so a packet never
+// sees a new epoch with the old half or the reverse.
+func (t *table) flip() error {
+	ended, half := t.epoch, t.half
+	next := ended + 1
+	if next == 0 {
+		next = 1 // the epoch of slots never written
 	}
-	t.epoch = ended + 1
+	if err := t.nowVar.Set(nowWord(next, (half^1)<<t.slotBits)); err != nil {
+		return fmt.Errorf("start epoch: %w", err)
+	}
+	t.epoch, t.half = next, half^1
 	time.Sleep(grace)
-	iv := &interval{keys: map[Key]Counts{}}
-	if err := t.readTotals(ended&1, iv); err != nil {
+	if t.acc == nil {
+		t.acc = &interval{keys: map[Key]Counts{}}
+	}
+	if err := t.readTotals(half, t.acc); err != nil {
+		return err
+	}
+	return t.readSlots(ended, t.acc)
+}
+
+// next ends the current interval (and epoch) and returns its counts.
+func (t *table) next() (*interval, error) {
+	if err := t.flip(); err != nil {
 		return nil, err
 	}
-	if err := t.readSlots(ended, iv); err != nil {
-		return nil, err
-	}
+	iv := t.acc
+	t.acc = nil
 	return iv, nil
 }
 
@@ -196,17 +222,19 @@ func (t *table) readTotals(half uint32, iv *interval) error {
 	byFate := func(pass, list, rate int) Counts {
 		return Counts{d(pass).Packets, d(pass).Bytes, d(list).Packets, d(list).Bytes, d(rate).Packets, d(rate).Bytes}
 	}
-	iv.ipv4 = byFate(totalV4Pass, totalV4DropList, totalV4DropRate)
-	iv.ipv6 = byFate(totalV6Pass, totalV6DropList, totalV6DropRate)
-	iv.nonIP, iv.malformed = d(totalNonIP), d(totalMalformed)
-	iv.evicted, iv.untracked = d(totalEvicted), d(totalUntracked)
-	iv.evictions = d(totalEvictions).Packets
+	iv.ipv4.add(byFate(totalV4Pass, totalV4DropList, totalV4DropRate))
+	iv.ipv6.add(byFate(totalV6Pass, totalV6DropList, totalV6DropRate))
+	iv.nonIP.add(d(totalNonIP))
+	iv.malformed.add(d(totalMalformed))
+	iv.evicted.add(d(totalEvicted))
+	iv.untracked.add(d(totalUntracked))
+	iv.evictions += d(totalEvictions).Packets
 	t.prev[half] = cur
 	return nil
 }
 
-// readSlots adds every slot of the interval ended (all CPUs) to iv's keys
-// and its totals.
+// readSlots adds every slot of the epoch ended (all CPUs) to iv's keys and
+// its totals.
 func (t *table) readSlots(ended uint32, iv *interval) error {
 	n := int(t.slots.MaxEntries())
 	cpus := 0
@@ -232,6 +260,9 @@ func (t *table) readSlots(ended uint32, iv *interval) error {
 					continue
 				}
 				k := Key{Addr: s.Key.Addr, Proto: s.Key.Proto, V6: s.Key.Flags&keyV6 != 0, Dport: bits.ReverseBytes16(s.Key.Dport)} // network order
+				if !k.V6 {
+					k.Addr[10], k.Addr[11] = 0xff, 0xff // the kernel keeps bytes 12 to 15
+				}
 				v := Counts{s.C[0].Packets, s.C[0].Bytes, s.C[1].Packets, s.C[1].Bytes, s.C[2].Packets, s.C[2].Bytes}
 				cur := iv.keys[k]
 				cur.add(v)

@@ -93,7 +93,10 @@ func load(t testing.TB, args ...string) (*ebpf.Program, *table, config) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { coll.Close() })
-	tab := newTable(coll, cfg.slotBits, cfg.prefix4, cfg.prefix6)
+	tab, err := newTable(coll, cfg.slotBits, cfg.prefix4, cfg.prefix6)
+	if err != nil {
+		t.Fatal(err)
+	}
 	list, err := cfg.loadList()
 	if err != nil {
 		t.Fatal(err)
