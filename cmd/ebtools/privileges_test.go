@@ -319,9 +319,16 @@ func TestLeastPrivilege(t *testing.T) {
 // ensureTracefs mounts tracefs where a tool run as root would, if nothing
 // has: the tools run here as another user cannot mount it (the test
 // kernel boots without it).
+//
+// The mounts are this thread's (/proc/thread-self), read and changed on
+// one thread: /proc/self is the main thread's, which may have been left in
+// another mount namespace by inMountNamespace (a locked goroutine that ends
+// on the main thread leaves it parked, never reused).
 func ensureTracefs(t *testing.T) {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/mounts")
+	goruntime.LockOSThread()
+	defer goruntime.UnlockOSThread()
+	b, err := os.ReadFile("/proc/thread-self/mounts")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,9 @@ import (
 // directory if it is not (as in a bare test kernel).
 func Cgroup2(t testing.TB) string {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/mounts")
+	// This thread's mounts: /proc/self is the main thread's, which a
+	// test may have left in a mount namespace of its own.
+	b, err := os.ReadFile("/proc/thread-self/mounts")
 	if err != nil {
 		t.Fatal(err)
 	}
