@@ -690,4 +690,10 @@ int ipcount(struct xdp_md *ctx)
 	return short_frame(ctx);
 }
 
+/* Makes the enums of ipcount.h part of the object's BTF, for bpf2go -type:
+ * tools/ipcount takes the indexes and flags from there. */
+const enum ipcount_total *unused_total __attribute__((unused));
+const enum ipcount_verdict *unused_verdict __attribute__((unused));
+const enum ipcount_key_flag *unused_key_flag __attribute__((unused));
+
 char LICENSE[] SEC("license") = "GPL";

@@ -29,14 +29,16 @@ struct src_key {
  * so that only keys whose every packet passes unlooked-at are counted on
  * the short path.
  */
-#define IPCOUNT_KEY_V6 1
-/* The key is on the drop list: its packets are dropped. */
-#define IPCOUNT_KEY_LISTED 2
-/* The key holds sources with different verdicts (a listed prefix is longer
- * than the key): each packet is looked up. */
-#define IPCOUNT_KEY_LOOKUP 4
-/* Each packet counts against --rate-limit. */
-#define IPCOUNT_KEY_RATE 8
+enum ipcount_key_flag {
+	IPCOUNT_KEY_V6 = 1,
+	/* The key is on the drop list: its packets are dropped. */
+	IPCOUNT_KEY_LISTED = 2,
+	/* The key holds sources with different verdicts (a listed prefix is
+	 * longer than the key): each packet is looked up. */
+	IPCOUNT_KEY_LOOKUP = 4,
+	/* Each packet counts against --rate-limit. */
+	IPCOUNT_KEY_RATE = 8,
+};
 
 struct counts {
 	__u64 packets;

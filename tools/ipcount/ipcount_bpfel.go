@@ -19,6 +19,40 @@ type ipcountCounts struct {
 	Bytes   uint64
 }
 
+type ipcountIpcountKeyFlag uint32
+
+const (
+	ipcountIpcountKeyFlagIPCOUNT_KEY_V6     ipcountIpcountKeyFlag = 1
+	ipcountIpcountKeyFlagIPCOUNT_KEY_LISTED ipcountIpcountKeyFlag = 2
+	ipcountIpcountKeyFlagIPCOUNT_KEY_LOOKUP ipcountIpcountKeyFlag = 4
+	ipcountIpcountKeyFlagIPCOUNT_KEY_RATE   ipcountIpcountKeyFlag = 8
+)
+
+type ipcountIpcountTotal uint32
+
+const (
+	ipcountIpcountTotalIPCOUNT_V4PASS      ipcountIpcountTotal = 0
+	ipcountIpcountTotalIPCOUNT_V4DROP_LIST ipcountIpcountTotal = 1
+	ipcountIpcountTotalIPCOUNT_V4DROP_RATE ipcountIpcountTotal = 2
+	ipcountIpcountTotalIPCOUNT_V6PASS      ipcountIpcountTotal = 3
+	ipcountIpcountTotalIPCOUNT_V6DROP_LIST ipcountIpcountTotal = 4
+	ipcountIpcountTotalIPCOUNT_V6DROP_RATE ipcountIpcountTotal = 5
+	ipcountIpcountTotalIPCOUNT_NON_IP      ipcountIpcountTotal = 6
+	ipcountIpcountTotalIPCOUNT_MALFORMED   ipcountIpcountTotal = 7
+	ipcountIpcountTotalIPCOUNT_EVICTED     ipcountIpcountTotal = 8
+	ipcountIpcountTotalIPCOUNT_EVICTIONS   ipcountIpcountTotal = 9
+	ipcountIpcountTotalIPCOUNT_UNTRACKED   ipcountIpcountTotal = 10
+	ipcountIpcountTotalIPCOUNT_NR_TOTALS   ipcountIpcountTotal = 11
+)
+
+type ipcountIpcountVerdict uint32
+
+const (
+	ipcountIpcountVerdictIPCOUNT_PASS      ipcountIpcountVerdict = 0
+	ipcountIpcountVerdictIPCOUNT_DROP_LIST ipcountIpcountVerdict = 1
+	ipcountIpcountVerdictIPCOUNT_DROP_RATE ipcountIpcountVerdict = 2
+)
+
 type ipcountLpmKey struct {
 	_         structs.HostLayout
 	Prefixlen uint32
@@ -70,6 +104,9 @@ const (
 	ipcountVarTargRateLimit = "targ_rate_limit"
 	ipcountVarTargSlotBits  = "targ_slot_bits"
 	ipcountVarTargSlotShift = "targ_slot_shift"
+	ipcountVarUnusedKeyFlag = "unused_key_flag"
+	ipcountVarUnusedTotal   = "unused_total"
+	ipcountVarUnusedVerdict = "unused_verdict"
 )
 
 // loadIpcount returns the embedded CollectionSpec for ipcount.
@@ -145,6 +182,9 @@ type ipcountVariableSpecs struct {
 	TargRateLimit *ebpf.VariableSpec `ebpf:"targ_rate_limit"`
 	TargSlotBits  *ebpf.VariableSpec `ebpf:"targ_slot_bits"`
 	TargSlotShift *ebpf.VariableSpec `ebpf:"targ_slot_shift"`
+	UnusedKeyFlag *ebpf.VariableSpec `ebpf:"unused_key_flag"`
+	UnusedTotal   *ebpf.VariableSpec `ebpf:"unused_total"`
+	UnusedVerdict *ebpf.VariableSpec `ebpf:"unused_verdict"`
 }
 
 // ipcountObjects contains all objects after they have been loaded into the kernel.
@@ -201,6 +241,9 @@ type ipcountVariables struct {
 	TargRateLimit *ebpf.Variable `ebpf:"targ_rate_limit"`
 	TargSlotBits  *ebpf.Variable `ebpf:"targ_slot_bits"`
 	TargSlotShift *ebpf.Variable `ebpf:"targ_slot_shift"`
+	UnusedKeyFlag *ebpf.Variable `ebpf:"unused_key_flag"`
+	UnusedTotal   *ebpf.Variable `ebpf:"unused_total"`
+	UnusedVerdict *ebpf.Variable `ebpf:"unused_verdict"`
 }
 
 // ipcountPrograms contains all programs after they have been loaded into the kernel.

@@ -9,26 +9,26 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-// Indexes of the totals map (enum ipcount_total in bpf/ipcount.h; a test
-// compares them with the header).
+// Indexes of the totals map: enum ipcount_total of bpf/ipcount.h, as
+// bpf2go generates it.
 const (
-	totalV4Pass = iota
-	totalV4DropList
-	totalV4DropRate
-	totalV6Pass
-	totalV6DropList
-	totalV6DropRate
-	totalNonIP
-	totalMalformed
-	totalEvicted
-	totalEvictions
-	totalUntracked
-	numTotals
+	totalV4Pass     = int(ipcountIpcountTotalIPCOUNT_V4PASS)
+	totalV4DropList = int(ipcountIpcountTotalIPCOUNT_V4DROP_LIST)
+	totalV4DropRate = int(ipcountIpcountTotalIPCOUNT_V4DROP_RATE)
+	totalV6Pass     = int(ipcountIpcountTotalIPCOUNT_V6PASS)
+	totalV6DropList = int(ipcountIpcountTotalIPCOUNT_V6DROP_LIST)
+	totalV6DropRate = int(ipcountIpcountTotalIPCOUNT_V6DROP_RATE)
+	totalNonIP      = int(ipcountIpcountTotalIPCOUNT_NON_IP)
+	totalMalformed  = int(ipcountIpcountTotalIPCOUNT_MALFORMED)
+	totalEvicted    = int(ipcountIpcountTotalIPCOUNT_EVICTED)
+	totalEvictions  = int(ipcountIpcountTotalIPCOUNT_EVICTIONS)
+	totalUntracked  = int(ipcountIpcountTotalIPCOUNT_UNTRACKED)
+	numTotals       = int(ipcountIpcountTotalIPCOUNT_NR_TOTALS)
 )
 
 // keyV6 is IPCOUNT_KEY_V6, the flag of keys from IPv6 packets (a slot's
 // other flags say how the program judges the key's packets).
-const keyV6 = 1
+const keyV6 = uint8(ipcountIpcountKeyFlagIPCOUNT_KEY_V6)
 
 // grace is how long after an interval ends its half of the maps is left
 // alone before it is read: programs that started before the switch
@@ -208,7 +208,7 @@ func (t *table) next() (*interval, error) {
 func (t *table) readTotals(half uint32, iv *interval) error {
 	var cur [numTotals]ipcountCounts
 	for i := range cur {
-		if err := t.totals.Lookup(half*numTotals+uint32(i), &t.countBuf); err != nil {
+		if err := t.totals.Lookup(half*uint32(numTotals)+uint32(i), &t.countBuf); err != nil {
 			return fmt.Errorf("read totals: %w", err)
 		}
 		for _, c := range t.countBuf {
