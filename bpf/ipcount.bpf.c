@@ -182,11 +182,12 @@ static __always_inline bool full_addr(struct xdp_md *ctx, __u64 *a0, __u64 *a1, 
 /* on_list looks the packet's source address up in the drop list in force. */
 static __always_inline __u32 on_list(struct xdp_md *ctx, __u64 a0, __u64 a1, bool v6)
 {
-	struct lpm_key k = {.prefixlen = 128};
+	struct lpm_key k = {.prefixlen = 32 + 128};
 	void *v;
 
 	if (!full_addr(ctx, &a0, &a1, v6))
 		return IPCOUNT_PASS;
+	k.family = v6 ? IPCOUNT_LPM_V6 : IPCOUNT_LPM_V4;
 	__builtin_memcpy(&k.addr[0], &a0, 8);
 	__builtin_memcpy(&k.addr[8], &a1, 8);
 	if (list_gen & 1)
@@ -322,6 +323,19 @@ static __always_inline struct slot *take(struct slot *s, struct slot *s2, __u32 
 }
 
 /*
+ * first_hash is the hash of a key's first choice. An IPv6 key's first word
+ * goes in through a multiply with the epoch (random at start), so that
+ * keys cannot be chosen to collide by keeping a0 ^ a1 the same; an IPv4
+ * key's is 0.
+ */
+static __always_inline __u64 first_hash(__u64 a0, __u64 a1, __u64 w2, bool v6)
+{
+	if (v6)
+		a1 ^= (a0 ^ w2) * 0xC2B2AE3D27D4EB4FULL;
+	return (a1 ^ w2) * 0x9E3779B97F4A7C15ULL;
+}
+
+/*
  * slow counts a packet of key (a0, a1, w2) whose first choice, slot i, is
  * not simply its own, and returns its XDP verdict.
  */
@@ -338,7 +352,7 @@ static __noinline int slow(struct xdp_md *ctx, __u64 a0, __u64 a1, __u64 w2, __u
 		return XDP_PASS; /* i is in the table: not reached */
 	if (!holds(s, a0, a1, w2)) {
 		/* The second choice: the first's hash, mixed again. */
-		h = (a0 ^ a1 ^ w2) * 0x9E3779B97F4A7C15ULL;
+		h = first_hash(a0, a1, w2, v6);
 		h = (h ^ (h >> 31)) * 0xBF58476D1CE4E5B9ULL;
 		i2 = (i >> targ_slot_bits << targ_slot_bits) + (__u32)(h >> targ_slot_shift);
 		s2 = bpf_map_lookup_elem(&slots, &i2);
@@ -395,7 +409,7 @@ static __always_inline int count(struct xdp_md *ctx, __u64 a0, __u64 a1, __u64 w
 		asm volatile("" : "+r"(len)); /* now, not from the packet pointers after the lookup */
 	/* The key's first choice; Fibonacci hashing, seeded by the epoch. */
 	w2 |= n << 32;
-	h = (a0 ^ a1 ^ w2) * 0x9E3779B97F4A7C15ULL;
+	h = first_hash(a0, a1, w2, v6);
 	i = (n >> 32) + (__u32)(h >> targ_slot_shift);
 	s = bpf_map_lookup_elem(&slots, &i);
 	if (likely(s != NULL)) {
@@ -695,5 +709,6 @@ int ipcount(struct xdp_md *ctx)
 const enum ipcount_total *unused_total __attribute__((unused));
 const enum ipcount_verdict *unused_verdict __attribute__((unused));
 const enum ipcount_key_flag *unused_key_flag __attribute__((unused));
+const enum ipcount_lpm_family *unused_lpm_family __attribute__((unused));
 
 char LICENSE[] SEC("license") = "GPL";

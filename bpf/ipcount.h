@@ -67,10 +67,21 @@ struct rate {
 	__u64 packets;
 };
 
-/* lpm_key: a drop-list prefix, IPv4 as v4-mapped (prefixlen 96 + len). */
+/*
+ * lpm_key: a drop-list prefix. The family comes first, so that a prefix of
+ * one family never matches an address of the other (::/0 is every IPv6
+ * address, no IPv4 one); IPv4 addresses are v4-mapped. prefixlen counts the
+ * family's 32 bits: 32 + 96 + len for IPv4, 32 + len for IPv6.
+ */
 struct lpm_key {
 	__u32 prefixlen;
+	__u32 family; /* IPCOUNT_LPM_V4 or IPCOUNT_LPM_V6 */
 	__u8 addr[16];
+};
+
+enum ipcount_lpm_family {
+	IPCOUNT_LPM_V4 = 4,
+	IPCOUNT_LPM_V6 = 6,
 };
 
 /* Verdicts. */

@@ -67,6 +67,17 @@ type scenario struct {
 	n        int
 	expected func(n int) int // rows the tracer should print
 	tracers  []tracer
+	// busy is how many busy loops hold CPUs while the workload runs (and
+	// the tracer reads): 0 for a quiet machine.
+	busy int
+}
+
+// name is how the report and -only call sc.
+func (sc scenario) name() string {
+	if sc.busy > 0 {
+		return fmt.Sprintf("%s-busy%d", sc.workload, sc.busy)
+	}
+	return sc.workload
 }
 
 var (
@@ -170,10 +181,14 @@ func scenarios(compare string) []scenario {
 		// printing them.
 		{"openclose", 200000, one, append(append([]tracer{baseline, floorTracer("exit"), floorTracer("pair")},
 			tracers("opensnoop", libbpfTool("opensnoop"))[1:]...), ebtoolsTracer("opensnoop", "text", "--print-lineage"),
-			ebtoolsTracer("opensnoop", "text", "--metrics", "127.0.0.1:0"), ebtoolsMetrics("opensnoop"))},
-		{"exec", 1000, one, tracers("execsnoop", libbpfTool("execsnoop"))},
-		{"unlink", 50000, one, tracers("unlinksnoop", bpftraceUnlink)},
-		{"tcp", 2000, func(n int) int { return 2 * n }, tracers("tcplife", libbpfTool("tcplife"))},
+			ebtoolsTracer("opensnoop", "text", "--metrics", "127.0.0.1:0"), ebtoolsMetrics("opensnoop")), 0},
+		// The loss test of issue 17: 300,000 opens while a busy loop holds
+		// each CPU, so the reader competes for the CPU with them and with
+		// the traced thread.
+		{workload: "openclose", n: 300000, expected: one, busy: numCPU(), tracers: tracers("opensnoop", libbpfTool("opensnoop"))},
+		{"exec", 1000, one, tracers("execsnoop", libbpfTool("execsnoop")), 0},
+		{"unlink", 50000, one, tracers("unlinksnoop", bpftraceUnlink), 0},
+		{"tcp", 2000, func(n int) int { return 2 * n }, tracers("tcplife", libbpfTool("tcplife")), 0},
 	}
 }
 
@@ -189,7 +204,7 @@ type result struct {
 func run() error {
 	rounds := flag.Int("rounds", 3, "interleaved rounds; medians are reported")
 	outDir := flag.String("out", "results", "folder for the Markdown report")
-	only := flag.String("only", "", "run only this workload (openclose, exec, unlink, tcp, ipcount)")
+	only := flag.String("only", "", "run only this workload (openclose, openclose-busyN, exec, unlink, tcp, ipcount)")
 	compare := flag.String("compare", "", "also run the ebtools `BINARY` (another version), next to this one")
 	micro := flag.Bool("micro", true, "run the decode+format benchmarks too")
 	flag.Parse()
@@ -223,7 +238,7 @@ func run() error {
 	fmt.Fprintln(&report, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	port := 20000
 	for _, sc := range scenarios(*compare) {
-		if *only != "" && sc.workload != *only {
+		if *only != "" && sc.name() != *only {
 			continue
 		}
 		results := make([][]result, len(sc.tracers))
@@ -240,14 +255,14 @@ func run() error {
 				}
 				results[i] = append(results[i], res)
 				fmt.Fprintf(os.Stderr, "round %d %-10s %-32s %8.0f ns/op captured %d/%d lost %d\n",
-					r+1, sc.workload, tr.name, res.nsPerOp, res.captured, sc.expected(sc.n), res.lost)
+					r+1, sc.name(), tr.name, res.nsPerOp, res.captured, sc.expected(sc.n), res.lost)
 			}
 		}
 		base := median(results[0], func(r result) float64 { return r.nsPerOp })
 		for i, tr := range sc.tracers {
 			rs := results[i]
 			ns := median(rs, func(r result) float64 { return r.nsPerOp })
-			row := fmt.Sprintf("| %s | %s | %.0f | %.2fx |", sc.workload, tr.name, ns, ns/base)
+			row := fmt.Sprintf("| %s | %s | %.0f | %.2fx |", sc.name(), tr.name, ns, ns/base)
 			switch {
 			case tr.args == nil, tr.floor:
 				row += " - | - | - | - | - |"
@@ -318,6 +333,13 @@ func measure(ebtools, tmp string, sc scenario, tr tracer, marker string) (result
 			time.Sleep(2 * time.Millisecond)
 		}
 		res.attach = time.Since(began)
+	}
+	for range sc.busy {
+		hog := exec.Command("/bin/sh", "-c", "while :; do :; done")
+		if err := hog.Start(); err != nil {
+			return res, fmt.Errorf("start busy loop: %w", err)
+		}
+		defer func() { hog.Process.Kill(); hog.Wait() }()
 	}
 	wl := exec.Command(self, "workload", sc.workload, strconv.Itoa(sc.n))
 	wl.Env = append(os.Environ(), markerEnv+"="+marker)

@@ -98,7 +98,7 @@ func TestUniformAndKeys(t *testing.T) {
 			t.Errorf("uniform(%d, %d) = %d, want %d", tt.p4, tt.p6, got, tt.want)
 		}
 	}
-	if k := lpmKey(netip.MustParsePrefix("10.0.0.0/16")); k.Prefixlen != 112 || netip.AddrFrom16(k.Addr).String() != "::ffff:10.0.0.0" {
+	if k := lpmKey(netip.MustParsePrefix("10.0.0.0/16")); k.Prefixlen != 32+112 || k.Family != 4 || netip.AddrFrom16(k.Addr).String() != "::ffff:10.0.0.0" {
 		t.Errorf("IPv4 key %+v", k)
 	}
 	// Bytes 8 to 15 of a /120 mask: seven 0xff and a 0, as a little-endian word.

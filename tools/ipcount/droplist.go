@@ -132,11 +132,13 @@ func (cfg *config) loadList() (*dropList, error) {
 	return l, nil
 }
 
-// lpmKey is a prefix as the trie stores it: IPv4 v4-mapped.
+// lpmKey is a prefix as the trie stores it: its family first, IPv4
+// v4-mapped.
 func lpmKey(p netip.Prefix) ipcountLpmKey {
-	k := ipcountLpmKey{Prefixlen: uint32(p.Bits()), Addr: p.Addr().As16()}
+	k := ipcountLpmKey{Prefixlen: 32 + uint32(p.Bits()), Family: uint32(ipcountIpcountLpmFamilyIPCOUNT_LPM_V6), Addr: p.Addr().As16()}
 	if p.Addr().Is4() {
 		k.Prefixlen += 96
+		k.Family = uint32(ipcountIpcountLpmFamilyIPCOUNT_LPM_V4)
 	}
 	return k
 }

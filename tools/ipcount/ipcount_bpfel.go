@@ -28,6 +28,13 @@ const (
 	ipcountIpcountKeyFlagIPCOUNT_KEY_RATE   ipcountIpcountKeyFlag = 8
 )
 
+type ipcountIpcountLpmFamily uint32
+
+const (
+	ipcountIpcountLpmFamilyIPCOUNT_LPM_V4 ipcountIpcountLpmFamily = 4
+	ipcountIpcountLpmFamilyIPCOUNT_LPM_V6 ipcountIpcountLpmFamily = 6
+)
+
 type ipcountIpcountTotal uint32
 
 const (
@@ -56,6 +63,7 @@ const (
 type ipcountLpmKey struct {
 	_         structs.HostLayout
 	Prefixlen uint32
+	Family    uint32
 	Addr      [16]uint8
 }
 
@@ -85,28 +93,29 @@ type ipcountSrcKey struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	ipcountMapDropA         = "drop_a"
-	ipcountMapDropB         = "drop_b"
-	ipcountMapRates         = "rates"
-	ipcountMapSlots         = "slots"
-	ipcountMapTotals        = "totals"
-	ipcountProgIpcount      = "ipcount"
-	ipcountVarListGen       = "list_gen"
-	ipcountVarListUniform   = "list_uniform"
-	ipcountVarNow           = "now"
-	ipcountVarTargBy        = "targ_by"
-	ipcountVarTargDrop      = "targ_drop"
-	ipcountVarTargDryRun    = "targ_dry_run"
-	ipcountVarTargKeys      = "targ_keys"
-	ipcountVarTargMask4     = "targ_mask4"
-	ipcountVarTargMask60    = "targ_mask6_0"
-	ipcountVarTargMask61    = "targ_mask6_1"
-	ipcountVarTargRateLimit = "targ_rate_limit"
-	ipcountVarTargSlotBits  = "targ_slot_bits"
-	ipcountVarTargSlotShift = "targ_slot_shift"
-	ipcountVarUnusedKeyFlag = "unused_key_flag"
-	ipcountVarUnusedTotal   = "unused_total"
-	ipcountVarUnusedVerdict = "unused_verdict"
+	ipcountMapDropA           = "drop_a"
+	ipcountMapDropB           = "drop_b"
+	ipcountMapRates           = "rates"
+	ipcountMapSlots           = "slots"
+	ipcountMapTotals          = "totals"
+	ipcountProgIpcount        = "ipcount"
+	ipcountVarListGen         = "list_gen"
+	ipcountVarListUniform     = "list_uniform"
+	ipcountVarNow             = "now"
+	ipcountVarTargBy          = "targ_by"
+	ipcountVarTargDrop        = "targ_drop"
+	ipcountVarTargDryRun      = "targ_dry_run"
+	ipcountVarTargKeys        = "targ_keys"
+	ipcountVarTargMask4       = "targ_mask4"
+	ipcountVarTargMask60      = "targ_mask6_0"
+	ipcountVarTargMask61      = "targ_mask6_1"
+	ipcountVarTargRateLimit   = "targ_rate_limit"
+	ipcountVarTargSlotBits    = "targ_slot_bits"
+	ipcountVarTargSlotShift   = "targ_slot_shift"
+	ipcountVarUnusedKeyFlag   = "unused_key_flag"
+	ipcountVarUnusedLpmFamily = "unused_lpm_family"
+	ipcountVarUnusedTotal     = "unused_total"
+	ipcountVarUnusedVerdict   = "unused_verdict"
 )
 
 // loadIpcount returns the embedded CollectionSpec for ipcount.
@@ -169,22 +178,23 @@ type ipcountMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type ipcountVariableSpecs struct {
-	ListGen       *ebpf.VariableSpec `ebpf:"list_gen"`
-	ListUniform   *ebpf.VariableSpec `ebpf:"list_uniform"`
-	Now           *ebpf.VariableSpec `ebpf:"now"`
-	TargBy        *ebpf.VariableSpec `ebpf:"targ_by"`
-	TargDrop      *ebpf.VariableSpec `ebpf:"targ_drop"`
-	TargDryRun    *ebpf.VariableSpec `ebpf:"targ_dry_run"`
-	TargKeys      *ebpf.VariableSpec `ebpf:"targ_keys"`
-	TargMask4     *ebpf.VariableSpec `ebpf:"targ_mask4"`
-	TargMask60    *ebpf.VariableSpec `ebpf:"targ_mask6_0"`
-	TargMask61    *ebpf.VariableSpec `ebpf:"targ_mask6_1"`
-	TargRateLimit *ebpf.VariableSpec `ebpf:"targ_rate_limit"`
-	TargSlotBits  *ebpf.VariableSpec `ebpf:"targ_slot_bits"`
-	TargSlotShift *ebpf.VariableSpec `ebpf:"targ_slot_shift"`
-	UnusedKeyFlag *ebpf.VariableSpec `ebpf:"unused_key_flag"`
-	UnusedTotal   *ebpf.VariableSpec `ebpf:"unused_total"`
-	UnusedVerdict *ebpf.VariableSpec `ebpf:"unused_verdict"`
+	ListGen         *ebpf.VariableSpec `ebpf:"list_gen"`
+	ListUniform     *ebpf.VariableSpec `ebpf:"list_uniform"`
+	Now             *ebpf.VariableSpec `ebpf:"now"`
+	TargBy          *ebpf.VariableSpec `ebpf:"targ_by"`
+	TargDrop        *ebpf.VariableSpec `ebpf:"targ_drop"`
+	TargDryRun      *ebpf.VariableSpec `ebpf:"targ_dry_run"`
+	TargKeys        *ebpf.VariableSpec `ebpf:"targ_keys"`
+	TargMask4       *ebpf.VariableSpec `ebpf:"targ_mask4"`
+	TargMask60      *ebpf.VariableSpec `ebpf:"targ_mask6_0"`
+	TargMask61      *ebpf.VariableSpec `ebpf:"targ_mask6_1"`
+	TargRateLimit   *ebpf.VariableSpec `ebpf:"targ_rate_limit"`
+	TargSlotBits    *ebpf.VariableSpec `ebpf:"targ_slot_bits"`
+	TargSlotShift   *ebpf.VariableSpec `ebpf:"targ_slot_shift"`
+	UnusedKeyFlag   *ebpf.VariableSpec `ebpf:"unused_key_flag"`
+	UnusedLpmFamily *ebpf.VariableSpec `ebpf:"unused_lpm_family"`
+	UnusedTotal     *ebpf.VariableSpec `ebpf:"unused_total"`
+	UnusedVerdict   *ebpf.VariableSpec `ebpf:"unused_verdict"`
 }
 
 // ipcountObjects contains all objects after they have been loaded into the kernel.
@@ -228,22 +238,23 @@ func (m *ipcountMaps) Close() error {
 //
 // It can be passed to loadIpcountObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ipcountVariables struct {
-	ListGen       *ebpf.Variable `ebpf:"list_gen"`
-	ListUniform   *ebpf.Variable `ebpf:"list_uniform"`
-	Now           *ebpf.Variable `ebpf:"now"`
-	TargBy        *ebpf.Variable `ebpf:"targ_by"`
-	TargDrop      *ebpf.Variable `ebpf:"targ_drop"`
-	TargDryRun    *ebpf.Variable `ebpf:"targ_dry_run"`
-	TargKeys      *ebpf.Variable `ebpf:"targ_keys"`
-	TargMask4     *ebpf.Variable `ebpf:"targ_mask4"`
-	TargMask60    *ebpf.Variable `ebpf:"targ_mask6_0"`
-	TargMask61    *ebpf.Variable `ebpf:"targ_mask6_1"`
-	TargRateLimit *ebpf.Variable `ebpf:"targ_rate_limit"`
-	TargSlotBits  *ebpf.Variable `ebpf:"targ_slot_bits"`
-	TargSlotShift *ebpf.Variable `ebpf:"targ_slot_shift"`
-	UnusedKeyFlag *ebpf.Variable `ebpf:"unused_key_flag"`
-	UnusedTotal   *ebpf.Variable `ebpf:"unused_total"`
-	UnusedVerdict *ebpf.Variable `ebpf:"unused_verdict"`
+	ListGen         *ebpf.Variable `ebpf:"list_gen"`
+	ListUniform     *ebpf.Variable `ebpf:"list_uniform"`
+	Now             *ebpf.Variable `ebpf:"now"`
+	TargBy          *ebpf.Variable `ebpf:"targ_by"`
+	TargDrop        *ebpf.Variable `ebpf:"targ_drop"`
+	TargDryRun      *ebpf.Variable `ebpf:"targ_dry_run"`
+	TargKeys        *ebpf.Variable `ebpf:"targ_keys"`
+	TargMask4       *ebpf.Variable `ebpf:"targ_mask4"`
+	TargMask60      *ebpf.Variable `ebpf:"targ_mask6_0"`
+	TargMask61      *ebpf.Variable `ebpf:"targ_mask6_1"`
+	TargRateLimit   *ebpf.Variable `ebpf:"targ_rate_limit"`
+	TargSlotBits    *ebpf.Variable `ebpf:"targ_slot_bits"`
+	TargSlotShift   *ebpf.Variable `ebpf:"targ_slot_shift"`
+	UnusedKeyFlag   *ebpf.Variable `ebpf:"unused_key_flag"`
+	UnusedLpmFamily *ebpf.Variable `ebpf:"unused_lpm_family"`
+	UnusedTotal     *ebpf.Variable `ebpf:"unused_total"`
+	UnusedVerdict   *ebpf.Variable `ebpf:"unused_verdict"`
 }
 
 // ipcountPrograms contains all programs after they have been loaded into the kernel.

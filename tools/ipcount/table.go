@@ -159,15 +159,25 @@ func (t *table) setList(l *dropList) error {
 		}
 	}
 	// A slot keeps its key's verdict only if every source the key
-	// holds has the same.
+	// holds has the same (list_uniform). Until the new epoch has begun,
+	// no slot keeps one: slots claimed while the trie, the epoch and
+	// list_uniform change one after the other look each packet up, so
+	// none keeps a verdict of the old list, or one the new list does not
+	// give every source of its key.
+	if err := t.uniformVar.Set(uint32(0)); err != nil {
+		return fmt.Errorf("switch drop list: %w", err)
+	}
 	if err := t.genVar.Set(next); err != nil {
 		return fmt.Errorf("switch drop list: %w", err)
+	}
+	t.gen = next
+	if err := t.flip(); err != nil {
+		return err
 	}
 	if err := t.uniformVar.Set(l.uniform(t.prefix4, t.prefix6)); err != nil {
 		return fmt.Errorf("switch drop list: %w", err)
 	}
-	t.gen = next
-	return t.flip()
+	return nil
 }
 
 // flip ends the epoch: the program moves to the other half of the table
@@ -263,7 +273,8 @@ func (t *table) readSlots(ended uint32, iv *interval) error {
 				if !k.V6 {
 					k.Addr[10], k.Addr[11] = 0xff, 0xff // the kernel keeps bytes 12 to 15
 				}
-				v := Counts{s.C[0].Packets, s.C[0].Bytes, s.C[1].Packets, s.C[1].Bytes, s.C[2].Packets, s.C[2].Bytes}
+				pass, list, rate := &s.C[ipcountIpcountVerdictIPCOUNT_PASS], &s.C[ipcountIpcountVerdictIPCOUNT_DROP_LIST], &s.C[ipcountIpcountVerdictIPCOUNT_DROP_RATE]
+				v := Counts{pass.Packets, pass.Bytes, list.Packets, list.Bytes, rate.Packets, rate.Bytes}
 				cur := iv.keys[k]
 				cur.add(v)
 				iv.keys[k] = cur

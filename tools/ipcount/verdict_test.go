@@ -79,6 +79,18 @@ func TestVerdicts(t *testing.T) {
 		{"listed IPv6 prefix", []string{"--drop", "2001:db8::/32"},
 			[]send{{"2001:db8::7", drop}, {"fd00::1", pass}},
 			map[Key]Counts{keyOf("2001:db8::7", 0): list(pkts("2001:db8::7", 3)), keyOf("fd00::1", 0): pkts("fd00::1", 3)}},
+		// A prefix never matches an address of the other family: ::/0
+		// (and ::/80, which holds ::ffff:0:0/96) is every IPv6 source and
+		// no IPv4 one; 0.0.0.0/0 does not hold ::ffff:10.0.0.2 sent as IPv6.
+		{"::/0 is IPv6 only", []string{"--drop", "::/0"},
+			[]send{{"2001:db8::7", drop}, {"10.0.0.2", pass}},
+			map[Key]Counts{keyOf("2001:db8::7", 0): list(pkts("2001:db8::7", 3)), keyOf("10.0.0.2", 0): pkts("10.0.0.2", 3)}},
+		{"::/80 is IPv6 only", []string{"--drop", "::/80"},
+			[]send{{"::ffff:10.0.0.2", drop}, {"10.0.0.2", pass}},
+			map[Key]Counts{keyOf("::ffff:10.0.0.2", 0): list(pkts("::ffff:10.0.0.2", 3)), keyOf("10.0.0.2", 0): pkts("10.0.0.2", 3)}},
+		{"0.0.0.0/0 is IPv4 only", []string{"--drop", "0.0.0.0/0"},
+			[]send{{"10.0.0.2", drop}, {"::ffff:10.0.0.2", pass}},
+			map[Key]Counts{keyOf("10.0.0.2", 0): list(pkts("10.0.0.2", 3)), keyOf("::ffff:10.0.0.2", 0): pkts("::ffff:10.0.0.2", 3)}},
 		{"dry run", []string{"--drop", "10.0.0.1", "--dry-run"},
 			[]send{{"10.0.0.1", pass}},
 			map[Key]Counts{keyOf("10.0.0.1", 0): list(pkts("10.0.0.1", 3))}},

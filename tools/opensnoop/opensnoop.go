@@ -8,7 +8,6 @@ package opensnoop
 
 import (
 	"context"
-	"runtime"
 	"sort"
 	"strings"
 
@@ -68,21 +67,13 @@ func (t *Tool) Flags() []cli.Flag {
 	), c.task.Flags(tools.Letters{TID: "t"})...)
 }
 
-// exitOnly is whether the object reads a call's arguments at its exit from
-// the saved user registers (bpf/opensnoop.bpf.c): on x86-64 and arm64, the
-// architectures it knows the registers of.
-const exitOnly = runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64"
-
-// Program implements tools.Tool. Each call is traced at its exit alone
-// where the kernel can read its arguments there (bpf_task_pt_regs, 5.15+),
-// else at its entry and exit.
+// Program implements tools.Tool. Each call is traced at its exit alone,
+// its arguments read from the saved user registers (per-arch objects for
+// amd64 and arm64, the architectures ebtools builds for), where the kernel
+// has bpf_task_pt_regs (5.15+); else at its entry and exit.
 func (*Tool) Program() ebrt.Program {
 	choices := func(enter, exitTP string) [][]string {
-		pair := []string{enter, opensnoopProgOpenExit + exitTP}
-		if !exitOnly {
-			return [][]string{pair}
-		}
-		return [][]string{{opensnoopProgOpenExitRegs + exitTP}, pair}
+		return [][]string{{opensnoopProgOpenExitRegs + exitTP}, {enter, opensnoopProgOpenExit + exitTP}}
 	}
 	return ebrt.Program{
 		Name: "opensnoop",
