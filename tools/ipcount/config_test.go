@@ -7,9 +7,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/ebtools/ebtools/internal/testutil"
 	"github.com/ebtools/ebtools/tools"
 )
+
+// parse parses args as `ebtools ipcount` would: into a fresh Tool's flags,
+// then parseConfig.
+func parse(t testing.TB, args []string) (config, error) {
+	t.Helper()
+	tool := &Tool{}
+	return testutil.Parse(t, tool.Flags(), args, func(c *cli.Context) (config, error) {
+		return parseConfig(tool.flags, c.Args().Slice())
+	})
+}
 
 func TestParseConfig(t *testing.T) {
 	tests := []struct {
@@ -47,7 +59,7 @@ func TestParseConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			cfg, perr := testutil.Parse(t, (&Tool{}).Flags(), tt.args, parseConfig)
+			cfg, perr := parse(t, tt.args)
 			if tt.wantErr == "" {
 				if perr != nil || !tt.check(cfg) {
 					t.Errorf("config %+v, error %v", cfg, perr)

@@ -27,30 +27,9 @@ import (
 	"github.com/ebtools/ebtools/tools"
 )
 
-func init() { tools.Register(&Tool{}) }
-
-// Tool is the ipcount subcommand.
-type Tool struct {
-	// OnReport, if set before Run, receives every interval's report and
-	// the report since start (for a metrics exporter). It must not keep
-	// them past its return.
-	OnReport func(interval, sinceStart *Report)
-}
-
-// Name implements tools.Tool.
-func (*Tool) Name() string { return "ipcount" }
-
-// Usage implements tools.Tool.
-func (*Tool) Usage() string {
-	return "Count packets and bytes per source IP on an interface, optionally drop (XDP)"
-}
-
-// ArgsUsage implements tools.WithArgs.
-func (*Tool) ArgsUsage() string { return "IFACE" }
-
-// Examples implements tools.Tool.
-func (*Tool) Examples() string {
-	return `ebtools ipcount eth1                        # top 10 sources every 2 seconds
+func init() {
+	tools.Register(&Tool{About: tools.About{Cmd: "ipcount", Short: "Count packets and bytes per source IP on an interface, optionally drop (XDP)",
+		Example: `ebtools ipcount eth1                        # top 10 sources every 2 seconds
 ebtools ipcount -i 1 -n 20 eth1             # top 20 every second
 ebtools ipcount --prefix4 24 --prefix6 48 eth1   # per network
 ebtools ipcount --by dport eth1             # per source and destination port
@@ -58,27 +37,62 @@ ebtools ipcount --drop 203.0.113.0/24 eth1  # drop a network, count the rest
 ebtools ipcount --drop-file block.txt eth1  # drop list reread on SIGHUP
 ebtools ipcount --rate-limit 1000 eth1      # drop what a source sends past 1000 packets/s
 ebtools ipcount --dry-run --rate-limit 1000 eth1  # show what would be dropped
-ebtools -o json -d 60 ipcount eth1          # JSON rows every interval, for a minute`
+ebtools -o json -d 60 ipcount eth1          # JSON rows every interval, for a minute`}})
+}
+
+// Tool is the ipcount subcommand. Flags binds fresh rawFlags, which Run
+// checks and converts into a config.
+type Tool struct {
+	tools.About
+	// OnReport, if set before Run, receives every interval's report and
+	// the report since start (for a metrics exporter). It must not keep
+	// them past its return.
+	OnReport func(interval, sinceStart *Report)
+	flags    *rawFlags
+}
+
+// ArgsUsage implements tools.WithArgs.
+func (*Tool) ArgsUsage() string { return "IFACE" }
+
+// rawFlags are the flags as given; parseConfig checks and converts them.
+type rawFlags struct {
+	interval   float64
+	top        int
+	sort       string
+	cumulative bool
+	maxEntries int
+	prefix4    int
+	prefix6    int
+	by         string
+	drop       cli.StringSlice
+	dropFile   string
+	rateLimit  int
+	dryRun     bool
+	force      bool
+	mode       string
+	metricsTop int
 }
 
 // Flags implements tools.Tool.
-func (*Tool) Flags() []cli.Flag {
+func (t *Tool) Flags() []cli.Flag {
+	t.flags = &rawFlags{}
+	f := t.flags
 	return []cli.Flag{
-		&cli.Float64Flag{Name: "interval", Aliases: []string{"i"}, Value: 2, Usage: "print every `SECONDS` (0.01 to 86400)"},
-		&cli.IntFlag{Name: "top", Aliases: []string{"n"}, Value: 10, Usage: "print the top `N` rows (1 to 100000)"},
-		&cli.StringFlag{Name: "sort", Value: "packets", Usage: "rank rows by packets or bytes (passed and dropped)"},
-		&cli.BoolFlag{Name: "cumulative", Usage: "counts since start instead of per interval"},
-		&cli.IntFlag{Name: "max-entries", Value: 4096, Usage: "table slots per interval and CPU, `N` (64 to 1048576, rounded up to a power of two); a full table keeps the biggest sources, the rest count in OTHER"},
-		&cli.IntFlag{Name: "prefix4", Value: 32, Usage: "count IPv4 sources by network of `LEN` bits (0 to 32)"},
-		&cli.IntFlag{Name: "prefix6", Value: 128, Usage: "count IPv6 sources by network of `LEN` bits (0 to 128)"},
-		&cli.StringFlag{Name: "by", Usage: "also break rows down by `proto` (IP protocol) or dport (protocol and TCP/UDP destination port)"},
-		&cli.StringSliceFlag{Name: "drop", Usage: "drop packets from `CIDR` (repeatable; IPv4 or IPv6 prefix or address)"},
-		&cli.StringFlag{Name: "drop-file", Usage: "drop packets from the prefixes in `PATH` (one per line, # comments), reread on SIGHUP"},
-		&cli.IntFlag{Name: "rate-limit", Usage: "drop what a source (or prefix) sends past `PPS` packets in each one-second window (fixed window from its first packet; a burst of PPS passes at once); 0: off"},
-		&cli.BoolFlag{Name: "dry-run", Usage: "drop nothing; count and show what --drop/--rate-limit would drop"},
-		&cli.BoolFlag{Name: "force", Usage: "drop even if the list covers a peer this machine is reached from on IFACE"},
-		&cli.StringFlag{Name: "mode", Value: ebrt.XDPAuto, Usage: "XDP mode: auto, native or generic"},
-		&cli.IntFlag{Name: "metrics-top", Value: 10, Usage: "with --metrics, series per source for at most `N` sources (1 to 1000, and at most -n): the top of each interval; the others count in source=\"other\""},
+		&cli.Float64Flag{Name: "interval", Aliases: []string{"i"}, Value: 2, Destination: &f.interval, Usage: "print every `SECONDS` (0.01 to 86400)"},
+		&cli.IntFlag{Name: "top", Aliases: []string{"n"}, Value: 10, Destination: &f.top, Usage: "print the top `N` rows (1 to 100000)"},
+		&cli.StringFlag{Name: "sort", Value: "packets", Destination: &f.sort, Usage: "rank rows by packets or bytes (passed and dropped)"},
+		&cli.BoolFlag{Name: "cumulative", Destination: &f.cumulative, Usage: "counts since start instead of per interval"},
+		&cli.IntFlag{Name: "max-entries", Value: 4096, Destination: &f.maxEntries, Usage: "table slots per interval and CPU, `N` (64 to 1048576, rounded up to a power of two); a full table keeps the biggest sources, the rest count in OTHER"},
+		&cli.IntFlag{Name: "prefix4", Value: 32, Destination: &f.prefix4, Usage: "count IPv4 sources by network of `LEN` bits (0 to 32)"},
+		&cli.IntFlag{Name: "prefix6", Value: 128, Destination: &f.prefix6, Usage: "count IPv6 sources by network of `LEN` bits (0 to 128)"},
+		&cli.StringFlag{Name: "by", Destination: &f.by, Usage: "also break rows down by `proto` (IP protocol) or dport (protocol and TCP/UDP destination port)"},
+		&cli.StringSliceFlag{Name: "drop", Destination: &f.drop, Usage: "drop packets from `CIDR` (repeatable; IPv4 or IPv6 prefix or address)"},
+		&cli.StringFlag{Name: "drop-file", Destination: &f.dropFile, Usage: "drop packets from the prefixes in `PATH` (one per line, # comments), reread on SIGHUP"},
+		&cli.IntFlag{Name: "rate-limit", Destination: &f.rateLimit, Usage: "drop what a source (or prefix) sends past `PPS` packets in each one-second window (fixed window from its first packet; a burst of PPS passes at once); 0: off"},
+		&cli.BoolFlag{Name: "dry-run", Destination: &f.dryRun, Usage: "drop nothing; count and show what --drop/--rate-limit would drop"},
+		&cli.BoolFlag{Name: "force", Destination: &f.force, Usage: "drop even if the list covers a peer this machine is reached from on IFACE"},
+		&cli.StringFlag{Name: "mode", Value: ebrt.XDPAuto, Destination: &f.mode, Usage: "XDP mode: auto, native or generic"},
+		&cli.IntFlag{Name: "metrics-top", Value: 10, Destination: &f.metricsTop, Usage: "with --metrics, series per source for at most `N` sources (1 to 1000, and at most -n): the top of each interval; the others count in source=\"other\""},
 	}
 }
 
@@ -123,67 +137,68 @@ func (c *config) dropping() bool {
 	return len(c.drop) > 0 || c.dropFile != "" || c.rateLimit > 0
 }
 
-func intIn(c *cli.Context, name string, lo, hi int) (int, error) {
-	n := c.Int(name)
+func intIn(name string, n, lo, hi int) (int, error) {
 	if n < lo || n > hi {
 		return 0, tools.Usagef("--%s %d: want %d to %d", name, n, lo, hi)
 	}
 	return n, nil
 }
 
-func parseConfig(c *cli.Context) (config, error) {
+// parseConfig checks the flags f and the positional args, and converts
+// them into a config.
+func parseConfig(f *rawFlags, args []string) (config, error) {
 	cfg := config{
-		cumulative: c.Bool("cumulative"),
-		mode:       c.String("mode"),
-		drop:       c.StringSlice("drop"),
-		dropFile:   c.String("drop-file"),
-		dryRun:     c.Bool("dry-run"),
-		force:      c.Bool("force"),
+		cumulative: f.cumulative,
+		mode:       f.mode,
+		drop:       f.drop.Value(),
+		dropFile:   f.dropFile,
+		dryRun:     f.dryRun,
+		force:      f.force,
 	}
-	if c.NArg() != 1 {
+	if len(args) != 1 {
 		return cfg, tools.Usagef("want one interface name, as in: ebtools ipcount eth1")
 	}
-	cfg.iface = c.Args().First()
-	secs := c.Float64("interval")
+	cfg.iface = args[0]
+	secs := f.interval
 	if math.IsNaN(secs) || secs < 0.01 || secs > 86400 {
 		return cfg, tools.Usagef("-i/--interval %v: want 0.01 to 86400 seconds", secs)
 	}
 	cfg.interval = time.Duration(secs * float64(time.Second))
 	var err error
-	if cfg.top, err = intIn(c, "top", 1, 100000); err != nil {
+	if cfg.top, err = intIn("top", f.top, 1, 100000); err != nil {
 		return cfg, err
 	}
-	switch c.String("sort") {
+	switch f.sort {
 	case "packets":
 	case "bytes":
 		cfg.byBytes = true
 	default:
-		return cfg, tools.Usagef("--sort %q: want packets or bytes", c.String("sort"))
+		return cfg, tools.Usagef("--sort %q: want packets or bytes", f.sort)
 	}
-	n, err := intIn(c, "max-entries", 64, 1<<20)
+	n, err := intIn("max-entries", f.maxEntries, 64, 1<<20)
 	if err != nil {
 		return cfg, err
 	}
 	cfg.slotBits = uint32(bits.Len(uint(n - 1)))
-	if cfg.metricsTop, err = intIn(c, "metrics-top", 1, 1000); err != nil {
+	if cfg.metricsTop, err = intIn("metrics-top", f.metricsTop, 1, 1000); err != nil {
 		return cfg, err
 	}
-	if cfg.prefix4, err = intIn(c, "prefix4", 0, 32); err != nil {
+	if cfg.prefix4, err = intIn("prefix4", f.prefix4, 0, 32); err != nil {
 		return cfg, err
 	}
-	if cfg.prefix6, err = intIn(c, "prefix6", 0, 128); err != nil {
+	if cfg.prefix6, err = intIn("prefix6", f.prefix6, 0, 128); err != nil {
 		return cfg, err
 	}
-	switch c.String("by") {
+	switch f.by {
 	case "":
 	case "proto":
 		cfg.by = byProto
 	case "dport":
 		cfg.by = byDport
 	default:
-		return cfg, tools.Usagef("--by %q: want proto or dport", c.String("by"))
+		return cfg, tools.Usagef("--by %q: want proto or dport", f.by)
 	}
-	rl, err := intIn(c, "rate-limit", 0, math.MaxUint32)
+	rl, err := intIn("rate-limit", f.rateLimit, 0, math.MaxUint32)
 	if err != nil {
 		return cfg, err
 	}
@@ -263,7 +278,7 @@ func (cfg *config) mapSizes() map[string]uint32 {
 
 // Run implements tools.Tool.
 func (t *Tool) Run(ctx context.Context, c *cli.Context, env *tools.Env) error {
-	cfg, err := parseConfig(c)
+	cfg, err := parseConfig(t.flags, c.Args().Slice())
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ func TestReportGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
 			env := &tools.Env{Out: output.NewWriter(&buf), Format: format}
-			cfg, err := testutil.Parse(t, (&Tool{}).Flags(), []string{"--prefix4", "24", "--prefix6", "64", "--by", "dport", "--drop", "203.0.113.0/24", "--rate-limit", "100", "veth-x"}, parseConfig)
+			cfg, err := parse(t, []string{"--prefix4", "24", "--prefix6", "64", "--by", "dport", "--drop", "203.0.113.0/24", "--rate-limit", "100", "veth-x"})
 			if err != nil {
 				t.Fatal(err)
 			}

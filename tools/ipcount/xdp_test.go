@@ -68,7 +68,7 @@ func loadObjects(t testing.TB) *ipcountObjects {
 // line) and returns it with its table.
 func load(t testing.TB, args ...string) (*ebpf.Program, *table, config) {
 	t.Helper()
-	cfg, err := testutil.Parse(t, (&Tool{}).Flags(), append(args, "eth0"), parseConfig)
+	cfg, err := parse(t, append(args, "eth0"))
 	if err != nil {
 		t.Fatal(err)
 	}
