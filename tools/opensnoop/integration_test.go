@@ -82,7 +82,7 @@ func TestFullPath(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			eachForced(t, func(t *testing.T, force string) {
 				w := startWorkload(t, "openat:"+dir+":f:0", "open:"+rel+":0", "open:"+link+"/missing:0")
-				p := startForced(t, force, append([]string{"opensnoop", "-p", strconv.Itoa(w.pid)}, tt.flags...)...)
+				p := startForced(t, force, nil, append([]string{"opensnoop", "-p", strconv.Itoa(w.pid)}, tt.flags...)...)
 				w.Go(t)
 				p.WaitLine(t, func(l string) bool { return strings.HasPrefix(l, "PID") })
 				// Rows are taken in the order of their fds (and the failed
@@ -216,10 +216,24 @@ func testZeroLoss(t *testing.T, force string) {
 	if err := os.WriteFile(target, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The rows go to a file, as with `ebtools opensnoop > file`: the
+	// test reads them after the run, so that its own reading does not
+	// compete with ebtools for the CPU (under emulation, both guest CPUs
+	// run on one host thread).
+	out, err := os.Create(filepath.Join(t.TempDir(), "rows"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
 	w := startWorkload(t, "loop:"+strconv.Itoa(n)+":"+target)
-	p := startForced(t, force, "opensnoop", "-p", strconv.Itoa(w.pid))
+	p := startForced(t, force, out, "opensnoop", "-p", strconv.Itoa(w.pid))
 	w.Go(t)
-	rows, code := p.Stop(t, syscall.SIGTERM)
+	_, code := p.Stop(t, syscall.SIGTERM)
+	b, err := os.ReadFile(out.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 	got := 0
 	var other []string
 	for _, l := range rows {
@@ -251,13 +265,22 @@ func eachForced(t *testing.T, f func(t *testing.T, force string)) {
 	}
 }
 
-// startForced is testutil.StartForced that fails the test unless the hooks
-// attached are the ones force asks for: one program per syscall (open,
-// openat, openat2; arm64 has no open) at its exit alone, or two (entry and
-// exit) under EBTOOLS_FORCE=pair.
-func startForced(t *testing.T, force string, args ...string) *testutil.Proc {
+// startForced starts ebtools with EBTOOLS_FORCE=force, its rows going to
+// stdout if it is not nil (else to the test, for WaitLine), and fails the
+// test unless it attached as force asks: on the perf buffer or not, and one
+// program per syscall (open, openat, openat2; arm64 has no open) at its
+// exit alone, or two (entry and exit) under EBTOOLS_FORCE=pair.
+func startForced(t *testing.T, force string, stdout *os.File, args ...string) *testutil.Proc {
 	t.Helper()
-	p := testutil.StartForced(t, force, args...)
+	cmd := exec.Command(testutil.Binary(t), append([]string{"--log-level", "info"}, args...)...)
+	cmd.Env = append(os.Environ(), "EBTOOLS_FORCE="+force)
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
+	p := testutil.StartCmd(t, cmd)
+	_, attached, _ := strings.Cut(p.Stderr(), "attached: ")
+	attached, _, _ = strings.Cut(attached, " ms=")
+	t.Logf("EBTOOLS_FORCE=%s: attached with %s", force, attached)
 	want := 3
 	if goruntime.GOARCH == "arm64" {
 		want = 2
@@ -265,8 +288,9 @@ func startForced(t *testing.T, force string, args ...string) *testutil.Proc {
 	if strings.Contains(force, "pair") {
 		want *= 2
 	}
-	if !strings.Contains(p.Stderr(), fmt.Sprintf(" programs=%d ", want)) {
-		t.Fatalf("EBTOOLS_FORCE=%s: want %d programs attached; stderr:\n%s", force, want, p.Stderr())
+	perfbuf := fmt.Sprintf(" perfbuf=%v ", strings.Contains(force, "perfbuf"))
+	if !strings.Contains(attached, fmt.Sprintf(" programs=%d ", want)) || !strings.Contains(attached+" ", perfbuf) {
+		t.Fatalf("EBTOOLS_FORCE=%s: want %d programs attached,%s; stderr:\n%s", force, want, perfbuf, p.Stderr())
 	}
 	return p
 }
