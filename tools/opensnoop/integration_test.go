@@ -235,17 +235,28 @@ func testZeroLoss(t *testing.T, force string) {
 	}
 	rows := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 	got := 0
+	// A path the kernel could not read without a page fault, which a
+	// tracing program may not take (its page being moved, as by
+	// compaction or a huge page collapse), is marked, never guessed:
+	// seen once in 600,000 opens in the 6.1 guest. More than one in
+	// 10,000 is a failure.
+	unreadable := 0
 	var other []string
 	for _, l := range rows {
 		switch {
 		case strings.HasSuffix(l, " "+target):
 			got++
+		case strings.HasSuffix(l, " 0 (unreadable)"):
+			unreadable++
 		case len(other) < 10 && !strings.HasPrefix(l, "PID"):
 			other = append(other, l)
 		}
 	}
-	if got != n || code != 0 {
-		t.Errorf("rows = %d of %d (%d lines in all), exit %d; other lines: %q", got, n, len(rows), code, other)
+	if unreadable > 0 {
+		t.Logf("%d of %d paths unreadable at the syscall's exit, marked", unreadable, n)
+	}
+	if got+unreadable != n || unreadable > n/10000 || code != 0 {
+		t.Errorf("rows = %d of %d, %d marked unreadable (%d lines in all), exit %d; other lines: %q", got, n, unreadable, len(rows), code, other)
 	}
 	if !strings.Contains(p.Stderr(), "lost=0 malformed=0") {
 		t.Errorf("events lost or dropped:\n%s", p.Stderr())
