@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -197,6 +198,12 @@ func sendUDPFrom(t *testing.T, ns, src, dst string, n int) {
 		}
 		defer c.Close()
 		for i := 0; i < n; i++ {
+			// Paced (10 datagrams, then a millisecond, stretched by
+			// EBTOOLS_TEST_SLOWDOWN): a burst overflows the veth's ring
+			// (and the queue of packets waiting for ARP) under emulation.
+			if i%10 == 9 {
+				time.Sleep(testutil.Scaled(time.Millisecond))
+			}
 			if _, err := c.WriteTo([]byte("least privilege"), &net.UDPAddr{IP: net.ParseIP(dst), Port: 9}); err != nil {
 				errc <- err
 				return

@@ -21,7 +21,8 @@ import (
 //
 //	openat:DIR:NAME:FLAGS   openat(open(DIR), NAME, FLAGS, 0640)
 //	open:PATH:FLAGS         open(PATH, FLAGS, 0640)
-//	loop:N:PATH             N times open(PATH, O_RDONLY) and close
+//	loop:N:PATH[:RATE]      N times open(PATH, O_RDONLY) and close, at most
+//	                        RATE a second if given (else as fast as it can)
 const helperEnv = "EBTOOLS_OPENSNOOP_HELPER"
 
 func TestMain(m *testing.M) {
@@ -61,7 +62,15 @@ func helper(ops []string) int {
 			}
 		case "loop":
 			n, _ := strconv.Atoi(f[1])
+			rate := 0
+			if len(f) > 3 {
+				rate, _ = strconv.Atoi(f[3])
+			}
+			began := time.Now()
 			for i := 0; i < n; i++ {
+				if rate > 0 && i%100 == 0 {
+					time.Sleep(time.Until(began.Add(time.Duration(i) * time.Second / time.Duration(rate))))
+				}
 				fd, err := unix.Open(f[2], unix.O_RDONLY, 0)
 				if err != nil {
 					return 6
