@@ -271,7 +271,7 @@ report() {
 	grep -q 'KERNELTEST END' "$log" || { finished=false; fail=$((fail + 1)); }
 	[ "$fail" = 0 ] && [ "$skip" = 0 ] && [ "$pass" != 0 ] || ok=false
 	echo "== attach paths the forced tests saw on $kver:"
-	grep -E 'EBTOOLS_FORCE=[a-z]*: attached with ' "$log" | sed -E 's/^([a-z]+): +[a-z_]+\.go:[0-9]+: /\1: /' | sort | uniq || true
+	grep -E 'EBTOOLS_FORCE=[a-z,]*: attached with ' "$log" | sed -E 's/^([a-z]+): +[a-z_]+\.go:[0-9]+: /\1: /' | sort | uniq || true
 	if $finished; then echo "== $k: ${secs}s from boot to power-off"; else echo "== $k: stopped after ${secs}s"; fi
 	echo "kernel $kver ${machine:-?}: $pass passed, $fail failed, $skip skipped" >>"$work/lines"
 	total_pass=$((total_pass + pass)) total_fail=$((total_fail + fail)) total_skip=$((total_skip + skip))
