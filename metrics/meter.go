@@ -3,8 +3,6 @@ package metrics
 import (
 	"fmt"
 	"strings"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Metric declares one of a tool's own metrics, next to its columns:
@@ -39,7 +37,7 @@ type Meter struct {
 	vecs   map[*Metric]vec
 	// tuples counts each metric's combinations of own label values.
 	tuples map[*Metric]map[[MaxLabels]string]struct{}
-	series map[seriesKey]series
+	series map[seriesKey]meterSeries
 
 	groups   map[[2]string]*group
 	other    *group
@@ -50,8 +48,8 @@ type Meter struct {
 }
 
 type vec struct {
-	counter   *prometheus.CounterVec
-	histogram *prometheus.HistogramVec
+	counter   *CounterVec
+	histogram *HistogramVec
 }
 
 // group is one (unit, container_id) pair's place among Limits.Groups.
@@ -66,9 +64,10 @@ type seriesKey struct {
 	l [MaxLabels]string
 }
 
-type series struct {
-	c prometheus.Counter
-	h prometheus.Observer
+// meterSeries is a series resolved for a key: its counter or histogram.
+type meterSeries struct {
+	c Counter
+	h Histogram
 }
 
 // Meter registers ms and returns their meter. It panics on a metric with
@@ -79,7 +78,7 @@ func (t *Tool) Meter(ms []*Metric) *Meter {
 		limits: t.limits,
 		vecs:   map[*Metric]vec{},
 		tuples: map[*Metric]map[[MaxLabels]string]struct{}{},
-		series: map[seriesKey]series{},
+		series: map[seriesKey]meterSeries{},
 		groups: map[[2]string]*group{},
 		other:  &group{unit: Other, container: Other},
 	}
@@ -89,15 +88,11 @@ func (t *Tool) Meter(ms []*Metric) *Meter {
 		}
 		labels := append(append([]string{}, d.Labels...), LabelUnit, LabelContainer)
 		var v vec
-		var c prometheus.Collector
 		if d.Buckets != nil {
-			v.histogram = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: t.FullName(d.Name), Help: d.Help, Buckets: d.Buckets}, labels)
-			c = v.histogram
+			v.histogram = t.reg.NewHistogramVec(t.FullName(d.Name), d.Help, d.Buckets, labels...)
 		} else {
-			v.counter = prometheus.NewCounterVec(prometheus.CounterOpts{Name: t.FullName(d.Name), Help: d.Help}, labels)
-			c = v.counter
+			v.counter = t.reg.NewCounterVec(t.FullName(d.Name), d.Help, labels...)
 		}
-		t.reg.MustRegister(c)
 		m.vecs[d] = v
 		m.tuples[d] = map[[MaxLabels]string]struct{}{}
 	}
@@ -150,7 +145,7 @@ func (m *Meter) drop(g *group) {
 			delete(m.series, k)
 		}
 	}
-	match := prometheus.Labels{LabelUnit: g.unit, LabelContainer: g.container}
+	match := map[string]string{LabelUnit: g.unit, LabelContainer: g.container}
 	for _, v := range m.vecs {
 		if v.counter != nil {
 			v.counter.DeletePartialMatch(match)
@@ -162,7 +157,7 @@ func (m *Meter) drop(g *group) {
 
 // Add adds v to counter d for the current group, with d's label values.
 func (m *Meter) Add(d *Metric, v float64, values ...string) {
-	if s := m.get(d, values); s.c != nil {
+	if s := m.get(d, values); s.c.s != nil {
 		s.c.Add(v)
 	}
 }
@@ -170,12 +165,12 @@ func (m *Meter) Add(d *Metric, v float64, values ...string) {
 // Observe records v in histogram d for the current group, with d's
 // label values.
 func (m *Meter) Observe(d *Metric, v float64, values ...string) {
-	if s := m.get(d, values); s.h != nil {
+	if s := m.get(d, values); s.h.s != nil {
 		s.h.Observe(v)
 	}
 }
 
-func (m *Meter) get(d *Metric, values []string) series {
+func (m *Meter) get(d *Metric, values []string) meterSeries {
 	if m.cur == nil {
 		m.SetGroup("", "", m.curKtime)
 	}
@@ -189,7 +184,7 @@ func (m *Meter) get(d *Metric, values []string) series {
 
 // resolve makes the series of k, within Limits.Values combinations of
 // label values per metric.
-func (m *Meter) resolve(k seriesKey) series {
+func (m *Meter) resolve(k seriesKey) meterSeries {
 	v, ok := m.vecs[k.m]
 	if !ok {
 		panic("metrics: " + k.m.Name + " was not declared to the meter")
@@ -215,7 +210,7 @@ func (m *Meter) resolve(k seriesKey) series {
 		return s
 	}
 	values := append(append(make([]string, 0, n+2), k.l[:n]...), k.g.unit, k.g.container)
-	var s series
+	var s meterSeries
 	if v.counter != nil {
 		s.c = v.counter.WithLabelValues(values...)
 	} else {

@@ -12,17 +12,10 @@
 package metrics
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	goruntime "runtime"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Limits bound the series a tool exports.
@@ -50,12 +43,12 @@ const Other = "other"
 // that is gone stops holding a place.
 const IdleGroup = 10 * time.Minute
 
-// Server serves one registry at /metrics.
+// Server serves one registry at /metrics (http.go).
 type Server struct {
-	reg    *prometheus.Registry
+	reg    *Registry
 	ln     net.Listener
-	srv    *http.Server
 	limits Limits
+	conns  connSet
 }
 
 // Listen binds addr (host:port; port 0 picks one) and registers the build
@@ -65,48 +58,18 @@ func Listen(addr, version string, limits Limits) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen for metrics: %w", err)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := NewRegistry()
+	registerProcess(reg)
 	RegisterBuildInfo(reg, version)
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return &Server{
-		reg: reg, ln: ln, limits: limits,
-		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
-	}, nil
+	return &Server{reg: reg, ln: ln, limits: limits}, nil
 }
 
 // RegisterBuildInfo registers ebtools_build_info{version, goversion,
 // goarch}, always 1.
-func RegisterBuildInfo(reg prometheus.Registerer, version string) {
-	g := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name:        "ebtools_build_info",
-		Help:        "The ebtools build that runs: always 1, its version and Go's in labels.",
-		ConstLabels: prometheus.Labels{"version": version, "goversion": goruntime.Version(), "goarch": goruntime.GOARCH},
-	})
-	g.Set(1)
-	reg.MustRegister(g)
-}
-
-// Addr returns the address the server listens on, as "127.0.0.1:9435".
-func (s *Server) Addr() string { return s.ln.Addr().String() }
-
-// Serve serves /metrics until Close.
-func (s *Server) Serve() error {
-	if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve metrics: %w", err)
-	}
-	return nil
-}
-
-// Close stops serving, after the scrapes in progress (at most a second).
-func (s *Server) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if err := s.srv.Shutdown(ctx); err != nil {
-		return s.srv.Close()
-	}
-	return nil
+func RegisterBuildInfo(reg *Registry, version string) {
+	reg.NewRead("ebtools_build_info", "The ebtools build that runs: always 1, its version and Go's in labels.", false,
+		func(emit func(float64, ...string)) { emit(1, version, goruntime.Version(), goruntime.GOARCH) },
+		"version", "goversion", "goarch")
 }
 
 // Tool registers the metrics every tool has, labeled tool=name, and

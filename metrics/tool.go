@@ -1,8 +1,6 @@
 package metrics
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
-
 	ebrt "github.com/ebtools/ebtools/runtime"
 )
 
@@ -10,7 +8,7 @@ import (
 // by the runtime session (Counts), and the tool's own.
 type Tool struct {
 	name   string
-	reg    prometheus.Registerer
+	reg    *Registry
 	limits Limits
 	counts ebrt.Counts
 }
@@ -18,7 +16,7 @@ type Tool struct {
 // NewTool registers the metrics every tool has with reg, labeled
 // tool=name: ebtools_events_total, ebtools_events_lost_total by reason and
 // ebtools_up, read from Counts at each scrape.
-func NewTool(reg prometheus.Registerer, name string, limits Limits) *Tool {
+func NewTool(reg *Registry, name string, limits Limits) *Tool {
 	if limits.Groups <= 0 {
 		limits.Groups = DefaultGroups
 	}
@@ -26,7 +24,31 @@ func NewTool(reg prometheus.Registerer, name string, limits Limits) *Tool {
 		limits.Values = DefaultValues
 	}
 	t := &Tool{name: name, reg: reg, limits: limits}
-	reg.MustRegister(&countsCollector{t: t})
+	n := &t.counts
+	reg.NewRead("ebtools_events_total", "Events read from the kernel side.", true,
+		func(emit func(float64, ...string)) { emit(float64(n.Events.Load()), name) }, "tool")
+	reg.NewRead("ebtools_events_lost_total", helpLost, true, func(emit func(float64, ...string)) {
+		for _, r := range []struct {
+			reason string
+			v      uint64
+		}{
+			{ReasonRingFull, n.RingFull.Load()},
+			{ReasonUntracked, n.Untracked.Load()},
+			{ReasonMalformed, n.Malformed.Load()},
+			{ReasonSkipped, n.Skipped.Load()},
+			{ReasonUnwritten, n.Unwritten.Load()},
+		} {
+			emit(float64(r.v), name, r.reason)
+		}
+	}, "tool", "reason")
+	reg.NewRead("ebtools_up", "1 while the tool's programs are attached, else 0.", false,
+		func(emit func(float64, ...string)) {
+			up := 0.0
+			if n.Attached.Load() {
+				up = 1
+			}
+			emit(up, name)
+		}, "tool")
 	return t
 }
 
@@ -55,55 +77,14 @@ const helpLost = "Events lost, by reason: ring_full (the kernel side's buffer wa
 	"them; tcplife: a session whose start was evicted), malformed (a record that did not decode), skipped (program " +
 	"runs the kernel skipped while a BPF program ran on the CPU), unwritten (read, but the output took nothing until the stop)."
 
-var (
-	descEvents = prometheus.NewDesc("ebtools_events_total",
-		"Events read from the kernel side.", []string{"tool"}, nil)
-	descLost = prometheus.NewDesc("ebtools_events_lost_total", helpLost, []string{"tool", "reason"}, nil)
-	descUp   = prometheus.NewDesc("ebtools_up",
-		"1 while the tool's programs are attached, else 0.", []string{"tool"}, nil)
-)
-
-// countsCollector reads a Tool's counts at each scrape: nothing per event.
-type countsCollector struct{ t *Tool }
-
-func (c *countsCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- descEvents
-	ch <- descLost
-	ch <- descUp
-}
-
-func (c *countsCollector) Collect(ch chan<- prometheus.Metric) {
-	n, name := &c.t.counts, c.t.name
-	ch <- prometheus.MustNewConstMetric(descEvents, prometheus.CounterValue, float64(n.Events.Load()), name)
-	for _, r := range []struct {
-		reason string
-		v      uint64
-	}{
-		{ReasonRingFull, n.RingFull.Load()},
-		{ReasonUntracked, n.Untracked.Load()},
-		{ReasonMalformed, n.Malformed.Load()},
-		{ReasonSkipped, n.Skipped.Load()},
-		{ReasonUnwritten, n.Unwritten.Load()},
-	} {
-		ch <- prometheus.MustNewConstMetric(descLost, prometheus.CounterValue, float64(r.v), name, r.reason)
-	}
-	up := 0.0
-	if n.Attached.Load() {
-		up = 1
-	}
-	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up, name)
-}
-
 // FullName returns the name a tool's own metric is exported under:
 // ebtools_<tool>_<name>.
 func (t *Tool) FullName(name string) string { return "ebtools_" + t.name + "_" + name }
 
 // CounterVec registers one of the tool's own counters, named
 // ebtools_<tool>_<name>, for a tool that bounds its labels itself.
-func (t *Tool) CounterVec(name, help string, labels ...string) *prometheus.CounterVec {
-	v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: t.FullName(name), Help: help}, labels)
-	t.reg.MustRegister(v)
-	return v
+func (t *Tool) CounterVec(name, help string, labels ...string) *CounterVec {
+	return t.reg.NewCounterVec(t.FullName(name), help, labels...)
 }
 
 // Limits returns the limits of the tool's series.

@@ -200,7 +200,7 @@ func TestPerfBufferSize(t *testing.T) {
 		want int
 	}{
 		{1 << 20, 2, 128 * page},        // 1 MiB ring: 512 KiB per CPU
-		{8 << 20, 2, 1024 * page},       // opensnoop's 8 MiB
+		{8 << 20, 2, 1024 * page},       // an 8 MiB ring
 		{8 << 20, 3, 1024 * page},       // 2.7 MiB per CPU, rounded up
 		{1 << 20, 64, perfPages * page}, // never below perfPages
 		{0, 4, perfPages * page},        // no size in the object

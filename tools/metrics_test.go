@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/ebtools/ebtools/internal/testutil"
 	"github.com/ebtools/ebtools/metrics"
 	"github.com/ebtools/ebtools/output"
@@ -49,7 +47,7 @@ func TestEventMetrics(t *testing.T) {
 	}
 	h := NewEventHandler(output.NewWriter(io.Discard), output.None, output.NewClockAt(boot, start), ev)
 	h.SetCgroups(cgroups.NewResolver(dir))
-	reg := prometheus.NewRegistry()
+	reg := metrics.NewRegistry()
 	h.SetMetrics(metrics.NewTool(reg, "test", metrics.Limits{Groups: 2}))
 	for _, e := range []struct {
 		cg   int

@@ -3,8 +3,6 @@ package ipcount
 import (
 	"strconv"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/ebtools/ebtools/metrics"
 )
 
@@ -16,8 +14,8 @@ import (
 type exporter struct {
 	cfg     config
 	top     int
-	source  [2]*prometheus.CounterVec // packets, bytes; by interface, source, proto, dport, verdict
-	total   [2]*prometheus.CounterVec // packets, bytes; by interface, family, verdict
+	source  [2]*metrics.CounterVec // packets, bytes; by interface, source, proto, dport, verdict
+	total   [2]*metrics.CounterVec // packets, bytes; by interface, family, verdict
 	series  map[Key]*sourceSeries
 	label   []byte
 	current uint64 // the interval being added
@@ -27,7 +25,7 @@ type exporter struct {
 // the top.
 type sourceSeries struct {
 	labels [4]string // source, proto, dport
-	c      [2][2]prometheus.Counter
+	c      [2][2]metrics.Counter
 	last   uint64
 }
 
@@ -89,7 +87,7 @@ func (x *exporter) place(k Key) *sourceSeries {
 		}
 		delete(x.series, oldKey)
 		for _, v := range x.source {
-			v.DeletePartialMatch(prometheus.Labels{"interface": x.cfg.iface, "source": oldest.labels[0],
+			v.DeletePartialMatch(map[string]string{"interface": x.cfg.iface, "source": oldest.labels[0],
 				"proto": oldest.labels[1], "dport": oldest.labels[2]})
 		}
 	}
@@ -107,7 +105,7 @@ func (x *exporter) place(k Key) *sourceSeries {
 	return s
 }
 
-func (x *exporter) sourceCounters(l [4]string) (c [2][2]prometheus.Counter) {
+func (x *exporter) sourceCounters(l [4]string) (c [2][2]metrics.Counter) {
 	for i, v := range x.source {
 		c[i][0] = v.WithLabelValues(x.cfg.iface, l[0], l[1], l[2], "pass")
 		c[i][1] = v.WithLabelValues(x.cfg.iface, l[0], l[1], l[2], "drop")
@@ -115,7 +113,7 @@ func (x *exporter) sourceCounters(l [4]string) (c [2][2]prometheus.Counter) {
 	return c
 }
 
-func (x *exporter) totalCounters(family string) (c [2][2]prometheus.Counter) {
+func (x *exporter) totalCounters(family string) (c [2][2]metrics.Counter) {
 	for i, v := range x.total {
 		c[i][0] = v.WithLabelValues(x.cfg.iface, family, "pass")
 		c[i][1] = v.WithLabelValues(x.cfg.iface, family, "drop")
@@ -124,7 +122,7 @@ func (x *exporter) totalCounters(family string) (c [2][2]prometheus.Counter) {
 }
 
 // addCounts adds c to counters [packets, bytes][pass, drop].
-func addCounts(to [2][2]prometheus.Counter, c Counts) {
+func addCounts(to [2][2]metrics.Counter, c Counts) {
 	to[0][0].Add(float64(c.Packets))
 	to[0][1].Add(float64(c.DroppedPackets()))
 	to[1][0].Add(float64(c.Bytes))

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/ebtools/ebtools/metrics"
 	"github.com/ebtools/ebtools/output"
 	ebrt "github.com/ebtools/ebtools/runtime"
@@ -55,7 +53,7 @@ var (
 	sessions  = &metrics.Metric{Name: "sessions_total", Help: "TCP sessions ended, one per socket, by family (ipv4, ipv6).", Labels: []string{"family"}}
 	byteCount = &metrics.Metric{Name: "bytes_total", Help: "Payload bytes of the sessions ended, by direction (tx, rx).", Labels: []string{"direction"}}
 	duration  = &metrics.Metric{Name: "session_duration_seconds", Help: "How long the sessions ended lasted.",
-		Buckets: prometheus.ExponentialBuckets(1e-4, 10, 8)}
+		Buckets: metrics.ExponentialBuckets(1e-4, 10, 8)}
 )
 
 // events is tcplife for the spine: PID COMM LADDR LPORT RADDR RPORT TX_KB RX_KB MS.
