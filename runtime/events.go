@@ -91,7 +91,7 @@ func (s *Session) newReader() (reader, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open perf buffer: %w", err)
 		}
-		size := perfBufferSize(s.ringSize, cpus, os.Getpagesize())
+		size := perfBufferSize(s.perfSize, cpus, os.Getpagesize())
 		// Woken by every event, unlike the ring buffer: polling would
 		// batch events, and the reader drains one CPU's buffer after the
 		// other, so rows from different CPUs would come out of order more.
@@ -99,6 +99,7 @@ func (s *Session) newReader() (reader, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open perf buffer: %w", err)
 		}
+		s.perfPerCPU = size
 		return &perfReader{Reader: rd}, nil
 	}
 	rd, err := ringbuf.NewReader(m)
@@ -109,12 +110,12 @@ func (s *Session) newReader() (reader, error) {
 }
 
 // perfBufferSize is the per-CPU perf buffer size in bytes that gives the
-// room of the tool's ring buffer (ringSize bytes, sized for its event rate):
-// ringSize split over the CPUs, at least perfPages pages, rounded up to a
-// power of two pages as perf requires.
-func perfBufferSize(ringSize uint32, cpus, pageSize int) int {
+// room the tool asks for (total bytes, sized for its event rate): total
+// split over the CPUs, at least perfPages pages, rounded up to a power of
+// two pages as perf requires.
+func perfBufferSize(total uint32, cpus, pageSize int) int {
 	pages := 1
-	for pages < perfPages || pages*pageSize*cpus < int(ringSize) {
+	for pages < perfPages || pages*pageSize*cpus < int(total) {
 		pages *= 2
 	}
 	return pages * pageSize

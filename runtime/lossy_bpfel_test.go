@@ -16,26 +16,27 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	lossyMapCgroupMap     = "cgroup_map"
-	lossyMapEbtScratchMap = "ebt_scratch_map"
-	lossyMapEbtTree       = "ebt_tree"
-	lossyMapEvents        = "events"
-	lossyMapLost          = "lost"
-	lossyProgEbtTreeExit  = "ebt_tree_exit"
-	lossyProgEbtTreeFork  = "ebt_tree_fork"
-	lossyProgLossyGetppid = "lossy_getppid"
-	lossyProgLossyNested  = "lossy_nested"
-	lossyProgLossyPrintk  = "lossy_printk"
-	lossyVarEbtLineage    = "ebt_lineage"
-	lossyVarEbtUseRingbuf = "ebt_use_ringbuf"
-	lossyVarScratch       = "scratch"
-	lossyVarTargCgroup    = "targ_cgroup"
-	lossyVarTargMntns     = "targ_mntns"
-	lossyVarTargPid       = "targ_pid"
-	lossyVarTargPpid      = "targ_ppid"
-	lossyVarTargTid       = "targ_tid"
-	lossyVarTargTree      = "targ_tree"
-	lossyVarTargUid       = "targ_uid"
+	lossyMapCgroupMap      = "cgroup_map"
+	lossyMapEbtScratchMap  = "ebt_scratch_map"
+	lossyMapEbtTree        = "ebt_tree"
+	lossyMapEvents         = "events"
+	lossyMapLost           = "lost"
+	lossyProgEbtTreeExit   = "ebt_tree_exit"
+	lossyProgEbtTreeFork   = "ebt_tree_fork"
+	lossyProgLossyGetppid  = "lossy_getppid"
+	lossyProgLossyNested   = "lossy_nested"
+	lossyProgLossyPrintk   = "lossy_printk"
+	lossyVarEbtLineage     = "ebt_lineage"
+	lossyVarEbtPerfbufSize = "ebt_perfbuf_size"
+	lossyVarEbtUseRingbuf  = "ebt_use_ringbuf"
+	lossyVarScratch        = "scratch"
+	lossyVarTargCgroup     = "targ_cgroup"
+	lossyVarTargMntns      = "targ_mntns"
+	lossyVarTargPid        = "targ_pid"
+	lossyVarTargPpid       = "targ_ppid"
+	lossyVarTargTid        = "targ_tid"
+	lossyVarTargTree       = "targ_tree"
+	lossyVarTargUid        = "targ_uid"
 )
 
 // loadLossy returns the embedded CollectionSpec for lossy.
@@ -102,16 +103,17 @@ type lossyMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type lossyVariableSpecs struct {
-	EbtLineage    *ebpf.VariableSpec `ebpf:"ebt_lineage"`
-	EbtUseRingbuf *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
-	Scratch       *ebpf.VariableSpec `ebpf:"scratch"`
-	TargCgroup    *ebpf.VariableSpec `ebpf:"targ_cgroup"`
-	TargMntns     *ebpf.VariableSpec `ebpf:"targ_mntns"`
-	TargPid       *ebpf.VariableSpec `ebpf:"targ_pid"`
-	TargPpid      *ebpf.VariableSpec `ebpf:"targ_ppid"`
-	TargTid       *ebpf.VariableSpec `ebpf:"targ_tid"`
-	TargTree      *ebpf.VariableSpec `ebpf:"targ_tree"`
-	TargUid       *ebpf.VariableSpec `ebpf:"targ_uid"`
+	EbtLineage     *ebpf.VariableSpec `ebpf:"ebt_lineage"`
+	EbtPerfbufSize *ebpf.VariableSpec `ebpf:"ebt_perfbuf_size"`
+	EbtUseRingbuf  *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
+	Scratch        *ebpf.VariableSpec `ebpf:"scratch"`
+	TargCgroup     *ebpf.VariableSpec `ebpf:"targ_cgroup"`
+	TargMntns      *ebpf.VariableSpec `ebpf:"targ_mntns"`
+	TargPid        *ebpf.VariableSpec `ebpf:"targ_pid"`
+	TargPpid       *ebpf.VariableSpec `ebpf:"targ_ppid"`
+	TargTid        *ebpf.VariableSpec `ebpf:"targ_tid"`
+	TargTree       *ebpf.VariableSpec `ebpf:"targ_tree"`
+	TargUid        *ebpf.VariableSpec `ebpf:"targ_uid"`
 }
 
 // lossyObjects contains all objects after they have been loaded into the kernel.
@@ -155,16 +157,17 @@ func (m *lossyMaps) Close() error {
 //
 // It can be passed to loadLossyObjects or ebpf.CollectionSpec.LoadAndAssign.
 type lossyVariables struct {
-	EbtLineage    *ebpf.Variable `ebpf:"ebt_lineage"`
-	EbtUseRingbuf *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
-	Scratch       *ebpf.Variable `ebpf:"scratch"`
-	TargCgroup    *ebpf.Variable `ebpf:"targ_cgroup"`
-	TargMntns     *ebpf.Variable `ebpf:"targ_mntns"`
-	TargPid       *ebpf.Variable `ebpf:"targ_pid"`
-	TargPpid      *ebpf.Variable `ebpf:"targ_ppid"`
-	TargTid       *ebpf.Variable `ebpf:"targ_tid"`
-	TargTree      *ebpf.Variable `ebpf:"targ_tree"`
-	TargUid       *ebpf.Variable `ebpf:"targ_uid"`
+	EbtLineage     *ebpf.Variable `ebpf:"ebt_lineage"`
+	EbtPerfbufSize *ebpf.Variable `ebpf:"ebt_perfbuf_size"`
+	EbtUseRingbuf  *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
+	Scratch        *ebpf.Variable `ebpf:"scratch"`
+	TargCgroup     *ebpf.Variable `ebpf:"targ_cgroup"`
+	TargMntns      *ebpf.Variable `ebpf:"targ_mntns"`
+	TargPid        *ebpf.Variable `ebpf:"targ_pid"`
+	TargPpid       *ebpf.Variable `ebpf:"targ_ppid"`
+	TargTid        *ebpf.Variable `ebpf:"targ_tid"`
+	TargTree       *ebpf.Variable `ebpf:"targ_tree"`
+	TargUid        *ebpf.Variable `ebpf:"targ_uid"`
 }
 
 // lossyPrograms contains all programs after they have been loaded into the kernel.

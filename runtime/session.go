@@ -23,6 +23,7 @@ const (
 	lostMap      = "lost"
 	cgroupMap    = "cgroup_map"
 	useRingbuf   = "ebt_use_ringbuf"
+	perfbufSize  = "ebt_perfbuf_size"
 	cgroupFilter = "targ_cgroup"
 )
 
@@ -57,12 +58,16 @@ type Options struct {
 
 // Session is a loaded and attached tool.
 type Session struct {
-	prog     Program
-	log      hclog.Logger
-	coll     *ebpf.Collection
-	perfbuf  bool
-	ringSize uint32 // the events ring's size in the object, in bytes
-	reader   reader // nil for tools without an events map
+	prog    Program
+	log     hclog.Logger
+	coll    *ebpf.Collection
+	perfbuf bool
+	// perfSize is the perf buffers' room in all, in bytes, where the
+	// events go through them: the object's ebt_perfbuf_size, else the
+	// ring's size.
+	perfSize   uint32
+	perfPerCPU int    // the perf buffer's size per CPU, once open
+	reader     reader // nil for tools without an events map
 
 	mu    sync.Mutex // guards links: Run detaches from another goroutine
 	links []link.Link
@@ -131,8 +136,12 @@ func Start(ctx context.Context, prog Program, opts Options) (*Session, error) {
 			caps = kept.String()
 		}
 	}
-	s.log.Info("attached", "tool", prog.Name, "programs", len(s.links), "methods", strings.Join(s.methods, ","),
-		"perfbuf", s.perfbuf, "caps", caps, "ms", time.Since(began).Milliseconds())
+	fields := []any{"tool", prog.Name, "programs", len(s.links), "methods", strings.Join(s.methods, ","),
+		"perfbuf", s.perfbuf, "caps", caps, "ms", time.Since(began).Milliseconds()}
+	if s.perfbuf {
+		fields = append(fields, "perfbuf_kib_per_cpu", s.perfPerCPU>>10)
+	}
+	s.log.Info("attached", fields...)
 	return s, nil
 }
 
@@ -258,7 +267,12 @@ func keepPrograms(spec *ebpf.CollectionSpec, chosen []choice) {
 func (s *Session) configure(spec *ebpf.CollectionSpec, opts Options, f force) error {
 	if ev := spec.Maps[eventsMap]; ev != nil {
 		s.perfbuf = f.perfbuf || features.HaveMapType(ebpf.RingBuf) != nil
-		s.ringSize = ev.MaxEntries
+		s.perfSize = ev.MaxEntries
+		if v := spec.Variables[perfbufSize]; v != nil {
+			if err := v.Get(&s.perfSize); err != nil {
+				return fmt.Errorf("read %q: %w", perfbufSize, err)
+			}
+		}
 		if s.perfbuf {
 			ev.Type, ev.KeySize, ev.ValueSize, ev.MaxEntries = ebpf.PerfEventArray, 4, 4, 0
 			if err := setVar(spec, useRingbuf, false); err != nil {

@@ -15,6 +15,11 @@
  * A tool may define EBT_RINGBUF_SIZE (bytes, a power of two) before including
  * this file. The ring is mapped twice into the reader (so records can wrap),
  * which counts twice in its RSS: size it to the event rate, no larger.
+ *
+ * EBT_PERFBUF_SIZE is the perf buffers' room in all, split over the CPUs,
+ * on kernels without a ring buffer: the ring's size unless the tool defines
+ * it. There the reader is woken for every event and drains one CPU's buffer
+ * after the other, so a tool whose events come fast may need more.
  */
 #ifndef __EBTOOLS_BPF_H
 #define __EBTOOLS_BPF_H
@@ -25,8 +30,14 @@
 #define EBT_RINGBUF_SIZE (1024 * 1024)
 #endif
 
+#ifndef EBT_PERFBUF_SIZE
+#define EBT_PERFBUF_SIZE EBT_RINGBUF_SIZE
+#endif
+
 /* Set by the runtime before load; read-only for the verifier. */
 const volatile bool ebt_use_ringbuf = true;
+/* Read by the runtime: the perf buffers' size (EBT_PERFBUF_SIZE). */
+const volatile __u32 ebt_perfbuf_size = EBT_PERFBUF_SIZE;
 const volatile bool targ_cgroup = false;
 
 struct {

@@ -89,6 +89,7 @@ const (
 	execsnoopProgExecveEnter   = "execve_enter"
 	execsnoopProgExecveatEnter = "execveat_enter"
 	execsnoopVarEbtLineage     = "ebt_lineage"
+	execsnoopVarEbtPerfbufSize = "ebt_perfbuf_size"
 	execsnoopVarEbtRootDev     = "ebt_root_dev"
 	execsnoopVarEbtRootIno     = "ebt_root_ino"
 	execsnoopVarEbtUseRingbuf  = "ebt_use_ringbuf"
@@ -177,6 +178,7 @@ type execsnoopMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type execsnoopVariableSpecs struct {
 	EbtLineage     *ebpf.VariableSpec `ebpf:"ebt_lineage"`
+	EbtPerfbufSize *ebpf.VariableSpec `ebpf:"ebt_perfbuf_size"`
 	EbtRootDev     *ebpf.VariableSpec `ebpf:"ebt_root_dev"`
 	EbtRootIno     *ebpf.VariableSpec `ebpf:"ebt_root_ino"`
 	EbtUseRingbuf  *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
@@ -245,6 +247,7 @@ func (m *execsnoopMaps) Close() error {
 // It can be passed to loadExecsnoopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type execsnoopVariables struct {
 	EbtLineage     *ebpf.Variable `ebpf:"ebt_lineage"`
+	EbtPerfbufSize *ebpf.Variable `ebpf:"ebt_perfbuf_size"`
 	EbtRootDev     *ebpf.Variable `ebpf:"ebt_root_dev"`
 	EbtRootIno     *ebpf.Variable `ebpf:"ebt_root_ino"`
 	EbtUseRingbuf  *ebpf.Variable `ebpf:"ebt_use_ringbuf"`

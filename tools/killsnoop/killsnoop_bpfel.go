@@ -70,6 +70,7 @@ const (
 	killsnoopProgTgkillEnter    = "tgkill_enter"
 	killsnoopProgTkillEnter     = "tkill_enter"
 	killsnoopVarEbtLineage      = "ebt_lineage"
+	killsnoopVarEbtPerfbufSize  = "ebt_perfbuf_size"
 	killsnoopVarEbtUseRingbuf   = "ebt_use_ringbuf"
 	killsnoopVarTargCgroup      = "targ_cgroup"
 	killsnoopVarTargFailed      = "targ_failed"
@@ -150,18 +151,19 @@ type killsnoopMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type killsnoopVariableSpecs struct {
-	EbtLineage    *ebpf.VariableSpec `ebpf:"ebt_lineage"`
-	EbtUseRingbuf *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
-	TargCgroup    *ebpf.VariableSpec `ebpf:"targ_cgroup"`
-	TargFailed    *ebpf.VariableSpec `ebpf:"targ_failed"`
-	TargMntns     *ebpf.VariableSpec `ebpf:"targ_mntns"`
-	TargPid       *ebpf.VariableSpec `ebpf:"targ_pid"`
-	TargPpid      *ebpf.VariableSpec `ebpf:"targ_ppid"`
-	TargSig       *ebpf.VariableSpec `ebpf:"targ_sig"`
-	TargTid       *ebpf.VariableSpec `ebpf:"targ_tid"`
-	TargTree      *ebpf.VariableSpec `ebpf:"targ_tree"`
-	TargUid       *ebpf.VariableSpec `ebpf:"targ_uid"`
-	UnusedSyscall *ebpf.VariableSpec `ebpf:"unused_syscall"`
+	EbtLineage     *ebpf.VariableSpec `ebpf:"ebt_lineage"`
+	EbtPerfbufSize *ebpf.VariableSpec `ebpf:"ebt_perfbuf_size"`
+	EbtUseRingbuf  *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
+	TargCgroup     *ebpf.VariableSpec `ebpf:"targ_cgroup"`
+	TargFailed     *ebpf.VariableSpec `ebpf:"targ_failed"`
+	TargMntns      *ebpf.VariableSpec `ebpf:"targ_mntns"`
+	TargPid        *ebpf.VariableSpec `ebpf:"targ_pid"`
+	TargPpid       *ebpf.VariableSpec `ebpf:"targ_ppid"`
+	TargSig        *ebpf.VariableSpec `ebpf:"targ_sig"`
+	TargTid        *ebpf.VariableSpec `ebpf:"targ_tid"`
+	TargTree       *ebpf.VariableSpec `ebpf:"targ_tree"`
+	TargUid        *ebpf.VariableSpec `ebpf:"targ_uid"`
+	UnusedSyscall  *ebpf.VariableSpec `ebpf:"unused_syscall"`
 }
 
 // killsnoopObjects contains all objects after they have been loaded into the kernel.
@@ -207,18 +209,19 @@ func (m *killsnoopMaps) Close() error {
 //
 // It can be passed to loadKillsnoopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type killsnoopVariables struct {
-	EbtLineage    *ebpf.Variable `ebpf:"ebt_lineage"`
-	EbtUseRingbuf *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
-	TargCgroup    *ebpf.Variable `ebpf:"targ_cgroup"`
-	TargFailed    *ebpf.Variable `ebpf:"targ_failed"`
-	TargMntns     *ebpf.Variable `ebpf:"targ_mntns"`
-	TargPid       *ebpf.Variable `ebpf:"targ_pid"`
-	TargPpid      *ebpf.Variable `ebpf:"targ_ppid"`
-	TargSig       *ebpf.Variable `ebpf:"targ_sig"`
-	TargTid       *ebpf.Variable `ebpf:"targ_tid"`
-	TargTree      *ebpf.Variable `ebpf:"targ_tree"`
-	TargUid       *ebpf.Variable `ebpf:"targ_uid"`
-	UnusedSyscall *ebpf.Variable `ebpf:"unused_syscall"`
+	EbtLineage     *ebpf.Variable `ebpf:"ebt_lineage"`
+	EbtPerfbufSize *ebpf.Variable `ebpf:"ebt_perfbuf_size"`
+	EbtUseRingbuf  *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
+	TargCgroup     *ebpf.Variable `ebpf:"targ_cgroup"`
+	TargFailed     *ebpf.Variable `ebpf:"targ_failed"`
+	TargMntns      *ebpf.Variable `ebpf:"targ_mntns"`
+	TargPid        *ebpf.Variable `ebpf:"targ_pid"`
+	TargPpid       *ebpf.Variable `ebpf:"targ_ppid"`
+	TargSig        *ebpf.Variable `ebpf:"targ_sig"`
+	TargTid        *ebpf.Variable `ebpf:"targ_tid"`
+	TargTree       *ebpf.Variable `ebpf:"targ_tree"`
+	TargUid        *ebpf.Variable `ebpf:"targ_uid"`
+	UnusedSyscall  *ebpf.Variable `ebpf:"unused_syscall"`
 }
 
 // killsnoopPrograms contains all programs after they have been loaded into the kernel.

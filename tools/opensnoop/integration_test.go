@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	goruntime "runtime"
 	"sort"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/cilium/ebpf"
 	"github.com/ebtools/ebtools/internal/testutil"
 )
 
@@ -270,6 +272,20 @@ func testZeroLoss(t *testing.T, force string) {
 	}
 	if !strings.Contains(p.Stderr(), "lost=0 malformed=0") {
 		t.Errorf("events lost or dropped:\n%s", p.Stderr())
+	}
+	if strings.Contains(force, "perfbuf") {
+		// The perf buffers get EBT_PERFBUF_SIZE (8 MiB) in all, not the
+		// ring's 2 MiB: woken per event, they need it (2 % lost with 2 MiB).
+		cpus, err := ebpf.PossibleCPU()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`perfbuf_kib_per_cpu=(\d+)`).FindStringSubmatch(p.Stderr())
+		if kib := 0; m == nil {
+			t.Errorf("no perfbuf_kib_per_cpu in the attached line:\n%s", p.Stderr())
+		} else if kib, _ = strconv.Atoi(m[1]); kib*cpus < 8<<10 {
+			t.Errorf("perf buffers of %d KiB on each of %d CPUs, want 8 MiB in all", kib, cpus)
+		}
 	}
 }
 

@@ -75,6 +75,7 @@ const (
 	tcplifeProgTcplifeFentry = "tcplife_fentry"
 	tcplifeProgTcplifeTp     = "tcplife_tp"
 	tcplifeVarEbtLineage     = "ebt_lineage"
+	tcplifeVarEbtPerfbufSize = "ebt_perfbuf_size"
 	tcplifeVarEbtUseRingbuf  = "ebt_use_ringbuf"
 	tcplifeVarTargCgroup     = "targ_cgroup"
 	tcplifeVarTargFamily     = "targ_family"
@@ -159,19 +160,20 @@ type tcplifeMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcplifeVariableSpecs struct {
-	EbtLineage    *ebpf.VariableSpec `ebpf:"ebt_lineage"`
-	EbtUseRingbuf *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
-	TargCgroup    *ebpf.VariableSpec `ebpf:"targ_cgroup"`
-	TargFamily    *ebpf.VariableSpec `ebpf:"targ_family"`
-	TargLports    *ebpf.VariableSpec `ebpf:"targ_lports"`
-	TargMntns     *ebpf.VariableSpec `ebpf:"targ_mntns"`
-	TargPid       *ebpf.VariableSpec `ebpf:"targ_pid"`
-	TargPpid      *ebpf.VariableSpec `ebpf:"targ_ppid"`
-	TargRports    *ebpf.VariableSpec `ebpf:"targ_rports"`
-	TargTid       *ebpf.VariableSpec `ebpf:"targ_tid"`
-	TargTree      *ebpf.VariableSpec `ebpf:"targ_tree"`
-	TargUid       *ebpf.VariableSpec `ebpf:"targ_uid"`
-	UnusedStat    *ebpf.VariableSpec `ebpf:"unused_stat"`
+	EbtLineage     *ebpf.VariableSpec `ebpf:"ebt_lineage"`
+	EbtPerfbufSize *ebpf.VariableSpec `ebpf:"ebt_perfbuf_size"`
+	EbtUseRingbuf  *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
+	TargCgroup     *ebpf.VariableSpec `ebpf:"targ_cgroup"`
+	TargFamily     *ebpf.VariableSpec `ebpf:"targ_family"`
+	TargLports     *ebpf.VariableSpec `ebpf:"targ_lports"`
+	TargMntns      *ebpf.VariableSpec `ebpf:"targ_mntns"`
+	TargPid        *ebpf.VariableSpec `ebpf:"targ_pid"`
+	TargPpid       *ebpf.VariableSpec `ebpf:"targ_ppid"`
+	TargRports     *ebpf.VariableSpec `ebpf:"targ_rports"`
+	TargTid        *ebpf.VariableSpec `ebpf:"targ_tid"`
+	TargTree       *ebpf.VariableSpec `ebpf:"targ_tree"`
+	TargUid        *ebpf.VariableSpec `ebpf:"targ_uid"`
+	UnusedStat     *ebpf.VariableSpec `ebpf:"unused_stat"`
 }
 
 // tcplifeObjects contains all objects after they have been loaded into the kernel.
@@ -227,19 +229,20 @@ func (m *tcplifeMaps) Close() error {
 //
 // It can be passed to loadTcplifeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcplifeVariables struct {
-	EbtLineage    *ebpf.Variable `ebpf:"ebt_lineage"`
-	EbtUseRingbuf *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
-	TargCgroup    *ebpf.Variable `ebpf:"targ_cgroup"`
-	TargFamily    *ebpf.Variable `ebpf:"targ_family"`
-	TargLports    *ebpf.Variable `ebpf:"targ_lports"`
-	TargMntns     *ebpf.Variable `ebpf:"targ_mntns"`
-	TargPid       *ebpf.Variable `ebpf:"targ_pid"`
-	TargPpid      *ebpf.Variable `ebpf:"targ_ppid"`
-	TargRports    *ebpf.Variable `ebpf:"targ_rports"`
-	TargTid       *ebpf.Variable `ebpf:"targ_tid"`
-	TargTree      *ebpf.Variable `ebpf:"targ_tree"`
-	TargUid       *ebpf.Variable `ebpf:"targ_uid"`
-	UnusedStat    *ebpf.Variable `ebpf:"unused_stat"`
+	EbtLineage     *ebpf.Variable `ebpf:"ebt_lineage"`
+	EbtPerfbufSize *ebpf.Variable `ebpf:"ebt_perfbuf_size"`
+	EbtUseRingbuf  *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
+	TargCgroup     *ebpf.Variable `ebpf:"targ_cgroup"`
+	TargFamily     *ebpf.Variable `ebpf:"targ_family"`
+	TargLports     *ebpf.Variable `ebpf:"targ_lports"`
+	TargMntns      *ebpf.Variable `ebpf:"targ_mntns"`
+	TargPid        *ebpf.Variable `ebpf:"targ_pid"`
+	TargPpid       *ebpf.Variable `ebpf:"targ_ppid"`
+	TargRports     *ebpf.Variable `ebpf:"targ_rports"`
+	TargTid        *ebpf.Variable `ebpf:"targ_tid"`
+	TargTree       *ebpf.Variable `ebpf:"targ_tree"`
+	TargUid        *ebpf.Variable `ebpf:"targ_uid"`
+	UnusedStat     *ebpf.Variable `ebpf:"unused_stat"`
 }
 
 // tcplifePrograms contains all programs after they have been loaded into the kernel.

@@ -122,6 +122,7 @@ const (
 	unlinksnoopProgUnlinkExit     = "unlink_exit"
 	unlinksnoopProgUnlinkatEnter  = "unlinkat_enter"
 	unlinksnoopVarEbtLineage      = "ebt_lineage"
+	unlinksnoopVarEbtPerfbufSize  = "ebt_perfbuf_size"
 	unlinksnoopVarEbtRootDev      = "ebt_root_dev"
 	unlinksnoopVarEbtRootIno      = "ebt_root_ino"
 	unlinksnoopVarEbtUseRingbuf   = "ebt_use_ringbuf"
@@ -213,6 +214,7 @@ type unlinksnoopMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type unlinksnoopVariableSpecs struct {
 	EbtLineage     *ebpf.VariableSpec `ebpf:"ebt_lineage"`
+	EbtPerfbufSize *ebpf.VariableSpec `ebpf:"ebt_perfbuf_size"`
 	EbtRootDev     *ebpf.VariableSpec `ebpf:"ebt_root_dev"`
 	EbtRootIno     *ebpf.VariableSpec `ebpf:"ebt_root_ino"`
 	EbtUseRingbuf  *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
@@ -281,6 +283,7 @@ func (m *unlinksnoopMaps) Close() error {
 // It can be passed to loadUnlinksnoopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type unlinksnoopVariables struct {
 	EbtLineage     *ebpf.Variable `ebpf:"ebt_lineage"`
+	EbtPerfbufSize *ebpf.Variable `ebpf:"ebt_perfbuf_size"`
 	EbtRootDev     *ebpf.Variable `ebpf:"ebt_root_dev"`
 	EbtRootIno     *ebpf.Variable `ebpf:"ebt_root_ino"`
 	EbtUseRingbuf  *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
