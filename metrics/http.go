@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -13,21 +14,27 @@ import (
 )
 
 // The endpoint speaks just enough HTTP/1.x for a scrape: a request head
-// in, one response out, the connection closed after it. ebtools does not
-// link net/http, whose client, TLS and HTTP/2 code would cost every tool
-// about 1.4 MB of resident memory for a feature most runs leave off.
+// in, one response out, its end the connection's close. ebtools does not
+// link net/http, whose client, TLS and HTTP/2 code cost every tool
+// resident memory (1.4 MB in a program linking only it) for a feature
+// most runs leave off.
 
 // ContentType is the media type of the text exposition format.
 const ContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 const (
-	// maxHead bounds a request's line and headers together.
+	// maxHead bounds a request's line and headers together; maxLine each
+	// line.
 	maxHead = 16 << 10
-	// connTimeout bounds a connection from accept to the response's end.
-	connTimeout = 10 * time.Second
-	// maxConns bounds the connections served at once; more wait in the
-	// kernel's accept queue.
-	maxConns = 8
+	maxLine = 4 << 10
+	// headTimeout bounds the wait for a request's head, from accept:
+	// clients that connect and send nothing give up their place soon.
+	headTimeout = 2 * time.Second
+	// writeTimeout bounds writing the response.
+	writeTimeout = 10 * time.Second
+	// maxConns bounds the connections open at once; more wait in the
+	// kernel's accept queue, for at most headTimeout each.
+	maxConns = 64
 )
 
 // connSet is the connections being served, for Close.
@@ -64,11 +71,13 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Serve serves /metrics until Close.
 func (s *Server) Serve() error {
-	sem := make(chan struct{}, maxConns)
+	slots := make(chan struct{}, maxConns)
 	var backoff time.Duration
 	for {
+		slots <- struct{}{}
 		c, err := s.ln.Accept()
 		if err != nil {
+			<-slots
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
@@ -79,20 +88,17 @@ func (s *Server) Serve() error {
 				time.Sleep(backoff)
 				continue
 			}
-			return err
+			return fmt.Errorf("accept metrics connection: %w", err)
 		}
 		backoff = 0
-		sem <- struct{}{}
 		if !s.conns.add(c) {
 			c.Close()
-			<-sem
+			<-slots
 			return nil
 		}
 		go func() {
-			defer func() { <-sem }()
+			defer func() { <-slots }()
 			defer s.conns.done(c)
-			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(connTimeout))
 			s.reg.serveConn(c)
 		}()
 	}
@@ -127,35 +133,43 @@ func (s *Server) Close() error {
 	return err
 }
 
-// serveConn reads one request from c and answers it: GET or HEAD of
-// /metrics gets the exposition; anything else an error status.
-func (r *Registry) serveConn(c io.ReadWriter) {
-	status, method := r.readRequest(bufio.NewReaderSize(&headReader{r: c, left: maxHead}, 4096))
-	var body bytes.Buffer
-	var extra string
-	switch status {
-	case 200:
-		if err := r.WriteText(&body, ""); err != nil {
-			status = 500
-		}
-	case 405:
-		extra = "Allow: GET, HEAD\r\n"
-	}
+// serveConn reads one request from c, answers it and closes c: GET or
+// HEAD of /metrics gets the exposition; anything else an error status.
+func (r *Registry) serveConn(c net.Conn) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(headTimeout))
+	status, method := r.readRequest(bufio.NewReaderSize(&headReader{r: c, left: maxHead}, maxLine))
+	_ = c.SetDeadline(time.Now().Add(writeTimeout))
+	w := bufio.NewWriter(c)
 	ctype := ContentType
 	if status != 200 {
-		body.Reset()
-		body.WriteString(statusText[status] + "\n")
 		ctype = "text/plain; charset=utf-8"
 	}
-	var head bytes.Buffer
-	head.WriteString("HTTP/1.1 " + strconv.Itoa(status) + " " + statusText[status] + "\r\n")
-	head.WriteString("Content-Type: " + ctype + "\r\n")
-	head.WriteString("Content-Length: " + strconv.Itoa(body.Len()) + "\r\n")
-	head.WriteString(extra + "Connection: close\r\n\r\n")
-	if method != "HEAD" {
-		head.Write(body.Bytes())
+	// The body streams, its end the connection's close: no copy of it is
+	// held to count its length.
+	w.WriteString("HTTP/1.1 " + strconv.Itoa(status) + " " + statusText[status] + "\r\n")
+	w.WriteString("Content-Type: " + ctype + "\r\n")
+	if status == 405 {
+		w.WriteString("Allow: GET, HEAD\r\n")
 	}
-	_, _ = c.Write(head.Bytes())
+	w.WriteString("Connection: close\r\n\r\n")
+	switch {
+	case method == "HEAD":
+	case status == 200:
+		_ = r.WriteText(w, "")
+	default:
+		w.WriteString(statusText[status] + "\n")
+	}
+	if w.Flush() != nil {
+		return
+	}
+	// Closing with unread input would reset the connection and could cut
+	// off the response's tail: end the output, then read what the client
+	// still sends, briefly, as net/http does.
+	if cw, ok := c.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		_ = c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		_, _ = io.CopyN(io.Discard, c, 64<<10)
+	}
 }
 
 var statusText = map[int]string{
@@ -163,8 +177,8 @@ var statusText = map[int]string{
 	400: "Bad Request",
 	404: "Not Found",
 	405: "Method Not Allowed",
+	408: "Request Timeout",
 	431: "Request Header Fields Too Large",
-	500: "Internal Server Error",
 	505: "HTTP Version Not Supported",
 }
 
@@ -248,8 +262,12 @@ func readLine(br *bufio.Reader) (string, error) {
 }
 
 func headError(err error) int {
-	if errors.Is(err, errTooLong) {
+	var ne net.Error
+	switch {
+	case errors.Is(err, errTooLong):
 		return 431
+	case errors.As(err, &ne) && ne.Timeout():
+		return 408
 	}
 	return 400
 }

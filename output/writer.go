@@ -44,13 +44,17 @@ type Writer struct {
 	written atomic.Int64  // bytes of the current batch written so far
 	discard chan struct{} // closed by Discard
 	once    sync.Once
+	// stopping is closed by DiscardAfter, which sets grace.
+	stopping chan struct{}
+	stopOnce sync.Once
+	grace    atomic.Int64
 
 	unwritten atomic.Uint64
 }
 
 // NewWriter returns a Writer on w.
 func NewWriter(w io.Writer) *Writer {
-	return &Writer{w: w, buf: make([]byte, 0, flushSize+4096), discard: make(chan struct{})}
+	return &Writer{w: w, buf: make([]byte, 0, flushSize+4096), discard: make(chan struct{}), stopping: make(chan struct{})}
 }
 
 // Write buffers p. It returns the error of an earlier failed write, if any.
@@ -86,19 +90,13 @@ func (w *Writer) Flush() error {
 	}
 	w.written.Store(0)
 	w.req <- w.buf // the goroutine is idle: the last batch was acknowledged
-	var err error
-	select {
-	case err = <-w.ack:
-	case <-w.discard:
-		select {
-		case err = <-w.ack: // written after all
-		default:
-			// The goroutine keeps the batch, in its write until the
-			// process ends; what it did not get out is lost.
-			w.drop(w.buf[w.written.Load():])
-			w.buf = make([]byte, 0, cap(w.buf))
-			return nil
-		}
+	written, err := w.wait()
+	if !written {
+		// The goroutine keeps the batch, in its write until the process
+		// ends; what it did not get out is lost.
+		w.drop(w.buf[w.written.Load():])
+		w.buf = make([]byte, 0, cap(w.buf))
+		return nil
 	}
 	w.buf = w.buf[:0]
 	if errors.Is(err, syscall.EPIPE) {
@@ -133,6 +131,33 @@ func (w *Writer) writeLoop() {
 	}
 }
 
+// wait waits for the batch in flight to be written, and reports false if
+// it was given up instead: at Discard, or once DiscardAfter's grace passed
+// without the output taking it.
+func (w *Writer) wait() (written bool, err error) {
+	stopping := w.stopping
+	var expired <-chan time.Time
+	for {
+		select {
+		case err = <-w.ack:
+			return true, err
+		case <-w.discard:
+			select {
+			case err = <-w.ack: // written after all
+				return true, err
+			default:
+				return false, nil
+			}
+		case <-stopping:
+			t := time.NewTimer(time.Duration(w.grace.Load()))
+			defer t.Stop()
+			stopping, expired = nil, t.C
+		case <-expired:
+			w.Discard()
+		}
+	}
+}
+
 // drop counts the lines of b as unwritten.
 func (w *Writer) drop(b []byte) {
 	w.unwritten.Add(uint64(bytes.Count(b, []byte{'\n'})))
@@ -143,9 +168,15 @@ func (w *Writer) drop(b []byte) {
 // goroutine, and more than once.
 func (w *Writer) Discard() { w.once.Do(func() { close(w.discard) }) }
 
-// DiscardAfter calls Discard after d: what the output has not taken by
-// then is given up.
-func (w *Writer) DiscardAfter(d time.Duration) { time.AfterFunc(d, w.Discard) }
+// DiscardAfter gives the output d, from now on, to take each batch: a
+// batch it has not taken within d (its reader stopped reading) is given
+// up with everything after it, as at Discard. What is written after the
+// call, such as a summary made at the stop, gets its d however long it
+// took to make: only an output that takes nothing is given up.
+func (w *Writer) DiscardAfter(d time.Duration) {
+	w.grace.Store(int64(d))
+	w.stopOnce.Do(func() { close(w.stopping) })
+}
 
 // Unwritten returns how many lines were dropped because of Discard.
 func (w *Writer) Unwritten() uint64 { return w.unwritten.Load() }

@@ -118,3 +118,48 @@ func TestWriterDiscard(t *testing.T) {
 		t.Errorf("%d lines in the pipe + %d unwritten, want %d in all", got, w.Unwritten(), lines+1)
 	}
 }
+
+// TestWriterDiscardAfter: after DiscardAfter, output that is read gets
+// through however late it is written (a summary that takes long to make),
+// and a Flush the reader takes nothing of returns after the grace, its
+// lines counted as unwritten.
+func TestWriterDiscardAfter(t *testing.T) {
+	r, wr, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer wr.Close()
+	w := NewWriter(wr)
+	const grace = 100 * time.Millisecond
+	w.DiscardAfter(grace)
+	time.Sleep(3 * grace) // the summary takes longer than the grace to make
+	line := []byte(strings.Repeat("x", 99) + "\n")
+	w.Write(line)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	if n, err := r.Read(buf); err != nil || n != len(line) || w.Unwritten() != 0 {
+		t.Fatalf("read %d bytes (%v), %d unwritten; want the line", n, err, w.Unwritten())
+	}
+	// Nobody reads now: 300 KB is more than the pipe takes.
+	const lines = 3000
+	began := time.Now()
+	for i := 0; i < lines; i++ {
+		w.Write(line) // flushes every 64 KB
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took < grace || took > grace+time.Second {
+		t.Errorf("writes and Flush returned after %v, want the grace of %v", took, grace)
+	}
+	w.Write(line)
+	if err := w.Flush(); err != nil || time.Since(began) > grace+time.Second {
+		t.Errorf("Flush after giving up: %v after %v", err, time.Since(began))
+	}
+	if u := w.Unwritten(); u == 0 || u > lines+1 {
+		t.Errorf("%d lines unwritten", u)
+	}
+}

@@ -70,7 +70,8 @@ const StopGrace = 500 * time.Millisecond
 
 // Traced returns ctx bounded by -d, to be called once the tool is attached:
 // -d counts tracing time, not start-up. When it ends, the output has
-// StopGrace to take what is pending.
+// StopGrace to take each batch from then on (what was pending, a final
+// summary): only one that takes nothing for that long is given up.
 func (e *Env) Traced(ctx context.Context) (context.Context, context.CancelFunc) {
 	cancel := context.CancelFunc(func() {})
 	if e.Duration <= 0 {

@@ -71,7 +71,7 @@ func final(t *testing.T, lines []string) map[string]jrow {
 		m[k] = r
 	}
 	if m["total"].Row == "" {
-		t.Fatalf("no final summary in %d lines", len(lines))
+		t.Fatalf("no final summary in %d lines; the last: %q", len(lines), lines[max(0, len(lines)-3):])
 	}
 	return m
 }

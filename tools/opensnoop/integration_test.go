@@ -281,9 +281,10 @@ func testZeroLoss(t *testing.T, force string) {
 			t.Fatal(err)
 		}
 		m := regexp.MustCompile(`perfbuf_kib_per_cpu=(\d+)`).FindStringSubmatch(p.Stderr())
-		if kib := 0; m == nil {
-			t.Errorf("no perfbuf_kib_per_cpu in the attached line:\n%s", p.Stderr())
-		} else if kib, _ = strconv.Atoi(m[1]); kib*cpus < 8<<10 {
+		if m == nil {
+			t.Fatalf("no perfbuf_kib_per_cpu in the attached line:\n%s", p.Stderr())
+		}
+		if kib, _ := strconv.Atoi(m[1]); kib*cpus < 8<<10 {
 			t.Errorf("perf buffers of %d KiB on each of %d CPUs, want 8 MiB in all", kib, cpus)
 		}
 	}

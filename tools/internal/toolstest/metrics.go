@@ -27,33 +27,38 @@ func metricsHandler(tb testing.TB, tool string, newHandler Handler, format outpu
 // that counting them allocates nothing once their series exist, in
 // every output format.
 func Metrics(t *testing.T, tool string, newHandler Handler, events [][]byte) {
+	t.Helper()
 	for _, format := range []output.Format{output.Text, output.JSON, output.None} {
-		h, reg := metricsHandler(t, tool, newHandler, format)
-		for _, raw := range events {
-			h.Event(raw)
-		}
-		if format == output.None {
-			text, err := metrics.Text(reg, "ebtools_"+tool)
-			if err != nil {
-				t.Fatal(err)
-			}
-			testutil.Golden(t, "testdata/metrics.golden", text)
-		}
-		if n := testing.AllocsPerRun(500, func() {
+		t.Run(formatName[format], func(t *testing.T) {
+			h, reg := metricsHandler(t, tool, newHandler, format)
 			for _, raw := range events {
 				h.Event(raw)
 			}
-		}); n != 0 {
-			t.Errorf("format %d: %v allocations", format, n)
-		}
+			if format == output.None {
+				text, err := metrics.Text(reg, "ebtools_"+tool)
+				if err != nil {
+					t.Fatal(err)
+				}
+				testutil.Golden(t, "testdata/metrics.golden", text)
+			}
+			if n := testing.AllocsPerRun(500, func() {
+				for _, raw := range events {
+					h.Event(raw)
+				}
+			}); n != 0 {
+				t.Errorf("%v allocations", n)
+			}
+		})
 	}
 }
+
+var formatName = map[output.Format]string{output.Text: "text", output.JSON: "json", output.None: "none"}
 
 // BenchmarkMetrics is the tool's BenchmarkEvent with --metrics on: one
 // event (raw), decoded, printed and counted, in text and with -o none.
 func BenchmarkMetrics(b *testing.B, tool string, newHandler Handler, raw []byte) {
 	for _, format := range []output.Format{output.Text, output.None} {
-		b.Run(map[output.Format]string{output.Text: "text", output.None: "none"}[format], func(b *testing.B) {
+		b.Run(formatName[format], func(b *testing.B) {
 			h, _ := metricsHandler(b, tool, newHandler, format)
 			h.Event(raw)
 			b.ReportAllocs()
