@@ -202,17 +202,24 @@ func (h Histogram) Observe(v float64) {
 
 func labelKey(values []string) string { return strings.Join(values, "\xff") }
 
-func (f *family) get(values []string) *series {
+// exported returns values as they are exported, bad bytes replaced by
+// U+FFFD; a count other than the family's labels panics.
+func (f *family) exported(values []string) []string {
 	if len(values) != len(f.labels) {
 		panic(fmt.Sprintf("metrics: %s: %d label values for %d labels", f.name, len(values), len(f.labels)))
 	}
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = strings.ToValidUTF8(v, "\uFFFD")
+	}
+	return out
+}
+
+func (f *family) get(values []string) *series {
 	// Keyed by the values as exported: two spellings of one value (bad
 	// bytes become U+FFFD) share the series, and as valid UTF-8 never
 	// holds the byte 0xff, the key tells any two lists of values apart.
-	clean := make([]string, 0, MaxLabels+2)
-	for _, v := range values {
-		clean = append(clean, strings.ToValidUTF8(v, "\uFFFD"))
-	}
+	clean := f.exported(values)
 	key := labelKey(clean)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -290,14 +297,7 @@ func (f *family) samples() []sample {
 	var out []sample
 	if f.read != nil {
 		f.read(func(v float64, values ...string) {
-			if len(values) != len(f.labels) {
-				panic(fmt.Sprintf("metrics: %s: %d label values for %d labels", f.name, len(values), len(f.labels)))
-			}
-			vs := make([]string, len(values))
-			for i, s := range values {
-				vs[i] = strings.ToValidUTF8(s, "\uFFFD")
-			}
-			out = append(out, sample{values: vs, v: v})
+			out = append(out, sample{values: f.exported(values), v: v})
 		})
 	} else {
 		f.mu.Lock()

@@ -22,11 +22,7 @@ func TestWriterBatchesUntilFlush(t *testing.T) {
 }
 
 func TestWriterEPIPE(t *testing.T) {
-	r, wr, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wr.Close()
+	r, wr := pipe(t)
 	r.Close()
 	w := NewWriter(wr)
 	w.Write([]byte("line\n"))
@@ -39,11 +35,7 @@ func TestWriterEPIPE(t *testing.T) {
 }
 
 func TestWatchClosed(t *testing.T) {
-	r, wr, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wr.Close()
+	r, wr := pipe(t)
 	closed := make(chan struct{})
 	WatchClosed(wr, func() { close(closed) })
 	select {
@@ -63,12 +55,7 @@ func TestWatchClosed(t *testing.T) {
 // Discard is called, and every line is either in the pipe or counted as
 // unwritten.
 func TestWriterDiscard(t *testing.T) {
-	r, wr, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	defer wr.Close()
+	r, wr := pipe(t)
 	w := NewWriter(wr)
 	line := []byte(strings.Repeat("x", 99) + "\n")
 	const lines = 3000 // 300 KB: more than the pipe takes
@@ -124,12 +111,7 @@ func TestWriterDiscard(t *testing.T) {
 // and a Flush the reader takes nothing of returns after the grace, its
 // lines counted as unwritten.
 func TestWriterDiscardAfter(t *testing.T) {
-	r, wr, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	defer wr.Close()
+	r, wr := pipe(t)
 	w := NewWriter(wr)
 	const grace = 100 * time.Millisecond
 	w.DiscardAfter(grace)
@@ -162,4 +144,16 @@ func TestWriterDiscardAfter(t *testing.T) {
 	if u := w.Unwritten(); u == 0 || u > lines+1 {
 		t.Errorf("%d lines unwritten", u)
 	}
+}
+
+// pipe returns a pipe's ends, both closed when the test ends (closing one
+// earlier is fine).
+func pipe(t *testing.T) (r, w *os.File) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(); w.Close() })
+	return r, w
 }
