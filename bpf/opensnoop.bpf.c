@@ -123,11 +123,12 @@ static __always_inline void put_arg(struct scratch *s, __u32 *off, const char *a
 
 /*
  * emit sends the event of the call a describes, which returned ret, if it
- * passes the filters that need the result.
+ * passes the filters that need the result. cur is the current task from
+ * bpf_get_current_task_btf(), if the caller has it, else NULL.
  */
-static __always_inline int emit(void *ctx, struct args *a, long ret)
+static __always_inline int emit(void *ctx, struct args *a, long ret, struct task_struct *cur)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *task;
 	struct open_how how = {};
 	struct scratch *s;
 	__u32 zero = 0, off = 0;
@@ -145,7 +146,10 @@ static __always_inline int emit(void *ctx, struct args *a, long ret)
 	if (!s)
 		return 0;
 
-	ebt_task_fill(&s->e.task);
+	if (cur)
+		ebt_task_fill_btf(&s->e.task, cur);
+	else
+		ebt_task_fill(&s->e.task);
 	s->e.ret = ret;
 	s->e.dirfd = a->dirfd;
 	s->e.flags = a->flags;
@@ -156,9 +160,11 @@ static __always_inline int emit(void *ctx, struct args *a, long ret)
 		put_arg(s, &off, a->path);
 	} else if (ret >= 0) {
 		/* The file opened: its path, whatever the argument said. */
+		task = (struct task_struct *)bpf_get_current_task();
 		put_arg(s, &off, a->path);
 		put_fd(s, &off, task, ret);
 	} else {
+		task = (struct task_struct *)bpf_get_current_task();
 		ebt_put_arg_path(s->data, &off, DATA_LIMIT, sizeof(s->e), &s->e.path, task,
 				 a->dirfd, a->path);
 	}
@@ -177,7 +183,7 @@ static __always_inline int leave(void *ctx, long ret)
 	a = bpf_map_lookup_elem(&start, &id);
 	if (!a)
 		return 0;
-	emit(ctx, a, ret);
+	emit(ctx, a, ret, NULL);
 	bpf_map_delete_elem(&start, &id);
 	return 0;
 }
@@ -255,6 +261,7 @@ struct pt_regs___arm64 {
 SEC("tracepoint/syscalls/sys_exit_openat")
 int open_exit_regs(struct trace_event_raw_sys_exit *ctx)
 {
+	struct task_struct *task;
 	struct pt_regs *regs;
 	struct args a = {};
 	long ret = ctx->ret;
@@ -263,7 +270,8 @@ int open_exit_regs(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	if (!ebt_task_allowed())
 		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	task = bpf_get_current_task_btf();
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	switch (ctx->id) {
 #ifdef NR_OPEN
 	case NR_OPEN:
@@ -292,7 +300,7 @@ int open_exit_regs(struct trace_event_raw_sys_exit *ctx)
 	}
 	if (a.syscall != OPENSNOOP_OPENAT2 && !flags_allowed(a.flags))
 		return 0;
-	return emit(ctx, &a, ret);
+	return emit(ctx, &a, ret, task);
 }
 #endif
 

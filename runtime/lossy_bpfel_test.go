@@ -16,27 +16,30 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	lossyMapCgroupMap      = "cgroup_map"
-	lossyMapEbtScratchMap  = "ebt_scratch_map"
-	lossyMapEbtTree        = "ebt_tree"
-	lossyMapEvents         = "events"
-	lossyMapLost           = "lost"
-	lossyProgEbtTreeExit   = "ebt_tree_exit"
-	lossyProgEbtTreeFork   = "ebt_tree_fork"
-	lossyProgLossyGetppid  = "lossy_getppid"
-	lossyProgLossyNested   = "lossy_nested"
-	lossyProgLossyPrintk   = "lossy_printk"
-	lossyVarEbtLineage     = "ebt_lineage"
-	lossyVarEbtPerfbufSize = "ebt_perfbuf_size"
-	lossyVarEbtUseRingbuf  = "ebt_use_ringbuf"
-	lossyVarScratch        = "scratch"
-	lossyVarTargCgroup     = "targ_cgroup"
-	lossyVarTargMntns      = "targ_mntns"
-	lossyVarTargPid        = "targ_pid"
-	lossyVarTargPpid       = "targ_ppid"
-	lossyVarTargTid        = "targ_tid"
-	lossyVarTargTree       = "targ_tree"
-	lossyVarTargUid        = "targ_uid"
+	lossyMapCgroupMap       = "cgroup_map"
+	lossyMapEbtScratchMap   = "ebt_scratch_map"
+	lossyMapEbtTree         = "ebt_tree"
+	lossyMapEbtUnlooked     = "ebt_unlooked"
+	lossyMapEvents          = "events"
+	lossyMapLost            = "lost"
+	lossyProgEbtTreeExit    = "ebt_tree_exit"
+	lossyProgEbtTreeFork    = "ebt_tree_fork"
+	lossyProgLossyGetppid   = "lossy_getppid"
+	lossyProgLossyNested    = "lossy_nested"
+	lossyProgLossyPrintk    = "lossy_printk"
+	lossyProgLossySmall     = "lossy_small"
+	lossyVarEbtLineage      = "ebt_lineage"
+	lossyVarEbtPerfbufSize  = "ebt_perfbuf_size"
+	lossyVarEbtUseRingbuf   = "ebt_use_ringbuf"
+	lossyVarEbtWakeupStride = "ebt_wakeup_stride"
+	lossyVarScratch         = "scratch"
+	lossyVarTargCgroup      = "targ_cgroup"
+	lossyVarTargMntns       = "targ_mntns"
+	lossyVarTargPid         = "targ_pid"
+	lossyVarTargPpid        = "targ_ppid"
+	lossyVarTargTid         = "targ_tid"
+	lossyVarTargTree        = "targ_tree"
+	lossyVarTargUid         = "targ_uid"
 )
 
 // loadLossy returns the embedded CollectionSpec for lossy.
@@ -86,6 +89,7 @@ type lossyProgramSpecs struct {
 	LossyGetppid *ebpf.ProgramSpec `ebpf:"lossy_getppid"`
 	LossyNested  *ebpf.ProgramSpec `ebpf:"lossy_nested"`
 	LossyPrintk  *ebpf.ProgramSpec `ebpf:"lossy_printk"`
+	LossySmall   *ebpf.ProgramSpec `ebpf:"lossy_small"`
 }
 
 // lossyMapSpecs contains maps before they are loaded into the kernel.
@@ -95,6 +99,7 @@ type lossyMapSpecs struct {
 	CgroupMap     *ebpf.MapSpec `ebpf:"cgroup_map"`
 	EbtScratchMap *ebpf.MapSpec `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.MapSpec `ebpf:"ebt_tree"`
+	EbtUnlooked   *ebpf.MapSpec `ebpf:"ebt_unlooked"`
 	Events        *ebpf.MapSpec `ebpf:"events"`
 	Lost          *ebpf.MapSpec `ebpf:"lost"`
 }
@@ -103,17 +108,18 @@ type lossyMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type lossyVariableSpecs struct {
-	EbtLineage     *ebpf.VariableSpec `ebpf:"ebt_lineage"`
-	EbtPerfbufSize *ebpf.VariableSpec `ebpf:"ebt_perfbuf_size"`
-	EbtUseRingbuf  *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
-	Scratch        *ebpf.VariableSpec `ebpf:"scratch"`
-	TargCgroup     *ebpf.VariableSpec `ebpf:"targ_cgroup"`
-	TargMntns      *ebpf.VariableSpec `ebpf:"targ_mntns"`
-	TargPid        *ebpf.VariableSpec `ebpf:"targ_pid"`
-	TargPpid       *ebpf.VariableSpec `ebpf:"targ_ppid"`
-	TargTid        *ebpf.VariableSpec `ebpf:"targ_tid"`
-	TargTree       *ebpf.VariableSpec `ebpf:"targ_tree"`
-	TargUid        *ebpf.VariableSpec `ebpf:"targ_uid"`
+	EbtLineage      *ebpf.VariableSpec `ebpf:"ebt_lineage"`
+	EbtPerfbufSize  *ebpf.VariableSpec `ebpf:"ebt_perfbuf_size"`
+	EbtUseRingbuf   *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
+	EbtWakeupStride *ebpf.VariableSpec `ebpf:"ebt_wakeup_stride"`
+	Scratch         *ebpf.VariableSpec `ebpf:"scratch"`
+	TargCgroup      *ebpf.VariableSpec `ebpf:"targ_cgroup"`
+	TargMntns       *ebpf.VariableSpec `ebpf:"targ_mntns"`
+	TargPid         *ebpf.VariableSpec `ebpf:"targ_pid"`
+	TargPpid        *ebpf.VariableSpec `ebpf:"targ_ppid"`
+	TargTid         *ebpf.VariableSpec `ebpf:"targ_tid"`
+	TargTree        *ebpf.VariableSpec `ebpf:"targ_tree"`
+	TargUid         *ebpf.VariableSpec `ebpf:"targ_uid"`
 }
 
 // lossyObjects contains all objects after they have been loaded into the kernel.
@@ -139,6 +145,7 @@ type lossyMaps struct {
 	CgroupMap     *ebpf.Map `ebpf:"cgroup_map"`
 	EbtScratchMap *ebpf.Map `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.Map `ebpf:"ebt_tree"`
+	EbtUnlooked   *ebpf.Map `ebpf:"ebt_unlooked"`
 	Events        *ebpf.Map `ebpf:"events"`
 	Lost          *ebpf.Map `ebpf:"lost"`
 }
@@ -148,6 +155,7 @@ func (m *lossyMaps) Close() error {
 		m.CgroupMap,
 		m.EbtScratchMap,
 		m.EbtTree,
+		m.EbtUnlooked,
 		m.Events,
 		m.Lost,
 	)
@@ -157,17 +165,18 @@ func (m *lossyMaps) Close() error {
 //
 // It can be passed to loadLossyObjects or ebpf.CollectionSpec.LoadAndAssign.
 type lossyVariables struct {
-	EbtLineage     *ebpf.Variable `ebpf:"ebt_lineage"`
-	EbtPerfbufSize *ebpf.Variable `ebpf:"ebt_perfbuf_size"`
-	EbtUseRingbuf  *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
-	Scratch        *ebpf.Variable `ebpf:"scratch"`
-	TargCgroup     *ebpf.Variable `ebpf:"targ_cgroup"`
-	TargMntns      *ebpf.Variable `ebpf:"targ_mntns"`
-	TargPid        *ebpf.Variable `ebpf:"targ_pid"`
-	TargPpid       *ebpf.Variable `ebpf:"targ_ppid"`
-	TargTid        *ebpf.Variable `ebpf:"targ_tid"`
-	TargTree       *ebpf.Variable `ebpf:"targ_tree"`
-	TargUid        *ebpf.Variable `ebpf:"targ_uid"`
+	EbtLineage      *ebpf.Variable `ebpf:"ebt_lineage"`
+	EbtPerfbufSize  *ebpf.Variable `ebpf:"ebt_perfbuf_size"`
+	EbtUseRingbuf   *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
+	EbtWakeupStride *ebpf.Variable `ebpf:"ebt_wakeup_stride"`
+	Scratch         *ebpf.Variable `ebpf:"scratch"`
+	TargCgroup      *ebpf.Variable `ebpf:"targ_cgroup"`
+	TargMntns       *ebpf.Variable `ebpf:"targ_mntns"`
+	TargPid         *ebpf.Variable `ebpf:"targ_pid"`
+	TargPpid        *ebpf.Variable `ebpf:"targ_ppid"`
+	TargTid         *ebpf.Variable `ebpf:"targ_tid"`
+	TargTree        *ebpf.Variable `ebpf:"targ_tree"`
+	TargUid         *ebpf.Variable `ebpf:"targ_uid"`
 }
 
 // lossyPrograms contains all programs after they have been loaded into the kernel.
@@ -179,6 +188,7 @@ type lossyPrograms struct {
 	LossyGetppid *ebpf.Program `ebpf:"lossy_getppid"`
 	LossyNested  *ebpf.Program `ebpf:"lossy_nested"`
 	LossyPrintk  *ebpf.Program `ebpf:"lossy_printk"`
+	LossySmall   *ebpf.Program `ebpf:"lossy_small"`
 }
 
 func (p *lossyPrograms) Close() error {
@@ -188,6 +198,7 @@ func (p *lossyPrograms) Close() error {
 		p.LossyGetppid,
 		p.LossyNested,
 		p.LossyPrintk,
+		p.LossySmall,
 	)
 }
 

@@ -12,7 +12,9 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/cilium/ebpf"
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
 
 	"github.com/ebtools/ebtools/internal/testutil"
 )
@@ -129,5 +131,67 @@ func TestSkippedRuns(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "skipped="+strconv.FormatUint(s.Skipped(), 10)) {
 		t.Errorf("skipped runs not reported:\n%s", logs.String())
+	}
+}
+
+// TestWakeupAtQuarter: events are written without waking the reader until
+// the ring holds more than a quarter of its size (ebt_wakeup_flag); past
+// that the reader is woken, at the latest once each CPU wrote its wakeup
+// stride more. The wakeup is watched with an epoll of our own on the ring,
+// which, like the reader's, reports only the kernel's wakeups.
+func TestWakeupAtQuarter(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	s, _ := startLossy(t, Hook{Name: "getsid", Choices: [][]string{{lossyProgLossySmall}}})
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(ep)
+	ring := s.coll.Maps[eventsMap]
+	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, ring.FD(), &unix.EpollEvent{Events: unix.EPOLLIN}); err != nil {
+		t.Fatal(err)
+	}
+	woken := func(timeoutMs int) bool {
+		t.Helper()
+		evs := make([]unix.EpollEvent, 1)
+		for {
+			n, err := unix.EpollWait(ep, evs, timeoutMs)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n > 0
+		}
+	}
+
+	// lossy's ring: 4096 bytes; each event 8 bytes and an 8-byte header.
+	const ring4, record = 4096 / 4, 16
+	emit := func(n int) {
+		for i := 0; i < n; i++ {
+			unix.Getsid(0)
+		}
+	}
+	// The ring holds a quarter exactly: no event saw more, none woke.
+	emit(ring4 / record)
+	if woken(0) {
+		t.Fatalf("woken with the ring a quarter full (%d bytes)", ring4)
+	}
+	// Past a quarter by the strides of every CPU (a sixteenth of the ring
+	// in all) and one event each: woken by now.
+	cpus, err := ebpf.PossibleCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	more := (4096/16)/record + cpus + 2
+	emit(more)
+	if !woken(1000) {
+		t.Fatalf("not woken with the ring over a quarter and a sixteenth full")
+	}
+	h := &countingHandler{}
+	drain(t, s, h)
+	if want := ring4/record + more; h.events != want || s.Lost() != 0 {
+		t.Errorf("delivered %d, lost %d; want %d delivered, none lost", h.events, s.Lost(), want)
 	}
 }

@@ -24,6 +24,7 @@ const (
 	cgroupMap    = "cgroup_map"
 	useRingbuf   = "ebt_use_ringbuf"
 	perfbufSize  = "ebt_perfbuf_size"
+	wakeupStride = "ebt_wakeup_stride"
 	cgroupFilter = "targ_cgroup"
 )
 
@@ -278,6 +279,14 @@ func (s *Session) configure(spec *ebpf.CollectionSpec, opts Options, f force) er
 			if err := setVar(spec, useRingbuf, false); err != nil {
 				return err
 			}
+		} else if spec.Variables[wakeupStride] != nil {
+			cpus, err := ebpf.PossibleCPU()
+			if err != nil {
+				return fmt.Errorf("count CPUs: %w", err)
+			}
+			if err := setVar(spec, wakeupStride, wakeupStrideFor(ev.MaxEntries, cpus)); err != nil {
+				return err
+			}
 		}
 	}
 	for name, v := range opts.Constants {
@@ -299,6 +308,13 @@ func (s *Session) configure(spec *ebpf.CollectionSpec, opts Options, f force) er
 		return setVar(spec, cgroupFilter, true)
 	}
 	return nil
+}
+
+// wakeupStrideFor is how many bytes each of cpus CPUs writes into a ring of
+// size bytes between two looks at its fill (ebt_wakeup_flag): together, a
+// sixteenth of the ring.
+func wakeupStrideFor(size uint32, cpus int) uint32 {
+	return size / 16 / uint32(max(cpus, 1))
 }
 
 func setVar(spec *ebpf.CollectionSpec, name string, v any) error {

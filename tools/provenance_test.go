@@ -33,6 +33,8 @@ type ancestor struct {
 // the workload's row in each tool.
 type row struct {
 	PID         int        `json:"pid"`
+	UID         int        `json:"uid"`
+	GID         int        `json:"gid"`
 	NsPID       int        `json:"ns_pid"`
 	Comm        string     `json:"comm"`
 	ExecID      string     `json:"exec_id"`
@@ -95,8 +97,9 @@ func listener(t *testing.T) int {
 }
 
 // startWorkload runs the workload in the cgroup rel; a container gets its
-// own mount and pid namespaces and a chroot into a root of its own.
-func startWorkload(t *testing.T, rel string, container bool, port int) *workload {
+// own mount and pid namespaces and a chroot into a root of its own. A
+// workload that is no container runs as cred's user, if cred is set.
+func startWorkload(t *testing.T, rel string, container bool, port int, cred *syscall.Credential) *workload {
 	t.Helper()
 	bin := testutil.CBinary(t, "testdata/workload.c")
 	_, fd := testutil.Cgroup(t, rel)
@@ -115,6 +118,27 @@ func startWorkload(t *testing.T, rel string, container bool, port int) *workload
 		}
 		attr.Chroot, attr.Cloneflags = w.root, syscall.CLONE_NEWNS|syscall.CLONE_NEWPID
 		path, w.file, w.hostFile = "/workload", "/data/f", w.root+"/data/f"
+	} else if cred != nil {
+		// The user must reach the binary and may delete the file: a
+		// folder of its own, outside the test's (which only root enters).
+		dir, err := os.MkdirTemp("", "ebtools-cred")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		dir, _ = filepath.EvalSymlinks(dir)
+		b, err := os.ReadFile(bin)
+		if err == nil {
+			err = os.Chmod(dir, 0o777)
+		}
+		if err == nil {
+			err = os.WriteFile(dir+"/workload", b, 0o755)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		attr.Credential = cred
+		path, w.file, w.hostFile = dir+"/workload", dir+"/f", dir+"/f"
 	} else {
 		dir, _ := filepath.EvalSymlinks(t.TempDir())
 		w.file, w.hostFile = dir+"/f", dir+"/f"
@@ -207,8 +231,8 @@ func TestProvenance(t *testing.T) {
 	port := listener(t)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			other := startWorkload(t, "system.slice/other.service", false, port)
-			w := startWorkload(t, c.cgroup, c.container, port)
+			other := startWorkload(t, "system.slice/other.service", false, port, nil)
+			w := startWorkload(t, c.cgroup, c.container, port, nil)
 			procs := map[string]*testutil.Proc{}
 			for _, tool := range eventTools {
 				procs[tool] = testutil.Start(t, append([]string{"-o", "json", tool}, c.filter(w)...)...)
@@ -248,6 +272,32 @@ func TestProvenance(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCredentials: every event tool reports the uid and gid a workload runs
+// as, and -u keeps that user's rows and leaves out root's.
+func TestCredentials(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	const uid, gid = 4321, 8765
+	port := listener(t)
+	other := startWorkload(t, "system.slice/other.service", false, port, nil)
+	w := startWorkload(t, "system.slice/user.service", false, port, &syscall.Credential{Uid: uid, Gid: gid})
+	procs := map[string]*testutil.Proc{}
+	for _, tool := range eventTools {
+		procs[tool] = testutil.Start(t, "-o", "json", tool, "-u", strconv.Itoa(uid))
+	}
+	other.run(t)
+	w.run(t)
+	for _, tool := range eventTools {
+		r := firstRow(t, procs[tool])
+		if !mine[tool](r, w, port) || r.PID != w.cmd.Process.Pid {
+			t.Errorf("%s: first row is not the workload's: %s", tool, r.Raw)
+			continue
+		}
+		if r.UID != uid || r.GID != gid {
+			t.Errorf("%s: uid %d, gid %d; want %d, %d", tool, r.UID, r.GID, uid, gid)
+		}
 	}
 }
 

@@ -38,6 +38,9 @@
 const volatile bool ebt_use_ringbuf = true;
 /* Read by the runtime: the perf buffers' size (EBT_PERFBUF_SIZE). */
 const volatile __u32 ebt_perfbuf_size = EBT_PERFBUF_SIZE;
+/* Set by the runtime: the bytes a CPU writes between two looks at the
+ * ring's fill (ebt_wakeup_flag); 0 looks at every event. */
+const volatile __u32 ebt_wakeup_stride = 0;
 const volatile bool targ_cgroup = false;
 
 struct {
@@ -59,6 +62,14 @@ struct {
 	__type(value, __u32);
 } cgroup_map SEC(".maps");
 
+/* Per CPU: the bytes written since ebt_wakeup_flag last looked at the ring. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} ebt_unlooked SEC(".maps");
+
 /* ebt_count_lost records one event that never reached user space. */
 static __always_inline void ebt_count_lost(void)
 {
@@ -75,9 +86,26 @@ static __always_inline void ebt_count_lost(void)
  * events are written without one and the reader polls (every 25 ms, see
  * runtime/events.go). Only once the ring is a quarter full is the reader
  * woken at once, so a burst cannot fill the ring between two polls.
+ *
+ * Looking at the fill is a helper call, a tenth of a small event's cost:
+ * each CPU looks once per ebt_wakeup_stride bytes it wrote (the runtime
+ * sets a sixteenth of the ring over the CPUs), so the reader is woken by
+ * the time the ring is 5/16 full, plus an event per CPU.
  */
-static __always_inline __u64 ebt_wakeup_flag(void)
+static __always_inline __u64 ebt_wakeup_flag(__u64 size)
 {
+	__u32 zero = 0;
+	__u64 *unlooked;
+
+	if (ebt_wakeup_stride) {
+		unlooked = bpf_map_lookup_elem(&ebt_unlooked, &zero);
+		if (unlooked) {
+			*unlooked += size;
+			if (*unlooked < ebt_wakeup_stride)
+				return BPF_RB_NO_WAKEUP;
+			*unlooked = 0;
+		}
+	}
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > EBT_RINGBUF_SIZE / 4)
 		return BPF_RB_FORCE_WAKEUP;
 	return BPF_RB_NO_WAKEUP;
@@ -92,7 +120,7 @@ static __always_inline long ebt_output(void *ctx, const void *data, __u64 size)
 	long err;
 
 	if (ebt_use_ringbuf)
-		err = bpf_ringbuf_output(&events, (void *)data, size, ebt_wakeup_flag());
+		err = bpf_ringbuf_output(&events, (void *)data, size, ebt_wakeup_flag(size));
 	else
 		err = bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, (void *)data, size);
 	if (err)

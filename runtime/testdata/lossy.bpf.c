@@ -29,6 +29,19 @@ int lossy_getppid(void *ctx)
 	return 0;
 }
 
+/* For the wakeup test: 8-byte events, far smaller than the wakeup stride. */
+SEC("tracepoint/syscalls/sys_enter_getsid")
+int lossy_small(void *ctx)
+{
+	__u64 seq;
+
+	if ((bpf_get_current_pid_tgid() >> 32) != targ_pid)
+		return 0;
+	seq = ++scratch.seq;
+	ebt_output(ctx, &seq, sizeof(seq));
+	return 0;
+}
+
 /*
  * For the skipped-run count: lossy_nested prints; lossy_printk, attached to
  * the tracepoint that printing fires, runs and prints too, which would run

@@ -71,39 +71,41 @@ const (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	execsnoopMapCalls          = "calls"
-	execsnoopMapCgroupMap      = "cgroup_map"
-	execsnoopMapEbtResolvers   = "ebt_resolvers"
-	execsnoopMapEbtScratchMap  = "ebt_scratch_map"
-	execsnoopMapEbtTree        = "ebt_tree"
-	execsnoopMapEbtWalkers     = "ebt_walkers"
-	execsnoopMapEntries        = "entries"
-	execsnoopMapEvents         = "events"
-	execsnoopMapLost           = "lost"
-	execsnoopMapRecords        = "records"
-	execsnoopProgEbtTreeExit   = "ebt_tree_exit"
-	execsnoopProgEbtTreeFork   = "ebt_tree_fork"
-	execsnoopProgExecBtf       = "exec_btf"
-	execsnoopProgExecExit      = "exec_exit"
-	execsnoopProgExecRaw       = "exec_raw"
-	execsnoopProgExecveEnter   = "execve_enter"
-	execsnoopProgExecveatEnter = "execveat_enter"
-	execsnoopVarEbtLineage     = "ebt_lineage"
-	execsnoopVarEbtPerfbufSize = "ebt_perfbuf_size"
-	execsnoopVarEbtRootDev     = "ebt_root_dev"
-	execsnoopVarEbtRootIno     = "ebt_root_ino"
-	execsnoopVarEbtUseRingbuf  = "ebt_use_ringbuf"
-	execsnoopVarTargCgroup     = "targ_cgroup"
-	execsnoopVarTargDirDev     = "targ_dir_dev"
-	execsnoopVarTargDirIno     = "targ_dir_ino"
-	execsnoopVarTargMntns      = "targ_mntns"
-	execsnoopVarTargPid        = "targ_pid"
-	execsnoopVarTargPpid       = "targ_ppid"
-	execsnoopVarTargTid        = "targ_tid"
-	execsnoopVarTargTree       = "targ_tree"
-	execsnoopVarTargUid        = "targ_uid"
-	execsnoopVarTargWithFailed = "targ_with_failed"
-	execsnoopVarUnusedFlag     = "unused_flag"
+	execsnoopMapCalls           = "calls"
+	execsnoopMapCgroupMap       = "cgroup_map"
+	execsnoopMapEbtResolvers    = "ebt_resolvers"
+	execsnoopMapEbtScratchMap   = "ebt_scratch_map"
+	execsnoopMapEbtTree         = "ebt_tree"
+	execsnoopMapEbtUnlooked     = "ebt_unlooked"
+	execsnoopMapEbtWalkers      = "ebt_walkers"
+	execsnoopMapEntries         = "entries"
+	execsnoopMapEvents          = "events"
+	execsnoopMapLost            = "lost"
+	execsnoopMapRecords         = "records"
+	execsnoopProgEbtTreeExit    = "ebt_tree_exit"
+	execsnoopProgEbtTreeFork    = "ebt_tree_fork"
+	execsnoopProgExecBtf        = "exec_btf"
+	execsnoopProgExecExit       = "exec_exit"
+	execsnoopProgExecRaw        = "exec_raw"
+	execsnoopProgExecveEnter    = "execve_enter"
+	execsnoopProgExecveatEnter  = "execveat_enter"
+	execsnoopVarEbtLineage      = "ebt_lineage"
+	execsnoopVarEbtPerfbufSize  = "ebt_perfbuf_size"
+	execsnoopVarEbtRootDev      = "ebt_root_dev"
+	execsnoopVarEbtRootIno      = "ebt_root_ino"
+	execsnoopVarEbtUseRingbuf   = "ebt_use_ringbuf"
+	execsnoopVarEbtWakeupStride = "ebt_wakeup_stride"
+	execsnoopVarTargCgroup      = "targ_cgroup"
+	execsnoopVarTargDirDev      = "targ_dir_dev"
+	execsnoopVarTargDirIno      = "targ_dir_ino"
+	execsnoopVarTargMntns       = "targ_mntns"
+	execsnoopVarTargPid         = "targ_pid"
+	execsnoopVarTargPpid        = "targ_ppid"
+	execsnoopVarTargTid         = "targ_tid"
+	execsnoopVarTargTree        = "targ_tree"
+	execsnoopVarTargUid         = "targ_uid"
+	execsnoopVarTargWithFailed  = "targ_with_failed"
+	execsnoopVarUnusedFlag      = "unused_flag"
 )
 
 // loadExecsnoop returns the embedded CollectionSpec for execsnoop.
@@ -166,6 +168,7 @@ type execsnoopMapSpecs struct {
 	EbtResolvers  *ebpf.MapSpec `ebpf:"ebt_resolvers"`
 	EbtScratchMap *ebpf.MapSpec `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.MapSpec `ebpf:"ebt_tree"`
+	EbtUnlooked   *ebpf.MapSpec `ebpf:"ebt_unlooked"`
 	EbtWalkers    *ebpf.MapSpec `ebpf:"ebt_walkers"`
 	Entries       *ebpf.MapSpec `ebpf:"entries"`
 	Events        *ebpf.MapSpec `ebpf:"events"`
@@ -177,22 +180,23 @@ type execsnoopMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type execsnoopVariableSpecs struct {
-	EbtLineage     *ebpf.VariableSpec `ebpf:"ebt_lineage"`
-	EbtPerfbufSize *ebpf.VariableSpec `ebpf:"ebt_perfbuf_size"`
-	EbtRootDev     *ebpf.VariableSpec `ebpf:"ebt_root_dev"`
-	EbtRootIno     *ebpf.VariableSpec `ebpf:"ebt_root_ino"`
-	EbtUseRingbuf  *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
-	TargCgroup     *ebpf.VariableSpec `ebpf:"targ_cgroup"`
-	TargDirDev     *ebpf.VariableSpec `ebpf:"targ_dir_dev"`
-	TargDirIno     *ebpf.VariableSpec `ebpf:"targ_dir_ino"`
-	TargMntns      *ebpf.VariableSpec `ebpf:"targ_mntns"`
-	TargPid        *ebpf.VariableSpec `ebpf:"targ_pid"`
-	TargPpid       *ebpf.VariableSpec `ebpf:"targ_ppid"`
-	TargTid        *ebpf.VariableSpec `ebpf:"targ_tid"`
-	TargTree       *ebpf.VariableSpec `ebpf:"targ_tree"`
-	TargUid        *ebpf.VariableSpec `ebpf:"targ_uid"`
-	TargWithFailed *ebpf.VariableSpec `ebpf:"targ_with_failed"`
-	UnusedFlag     *ebpf.VariableSpec `ebpf:"unused_flag"`
+	EbtLineage      *ebpf.VariableSpec `ebpf:"ebt_lineage"`
+	EbtPerfbufSize  *ebpf.VariableSpec `ebpf:"ebt_perfbuf_size"`
+	EbtRootDev      *ebpf.VariableSpec `ebpf:"ebt_root_dev"`
+	EbtRootIno      *ebpf.VariableSpec `ebpf:"ebt_root_ino"`
+	EbtUseRingbuf   *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
+	EbtWakeupStride *ebpf.VariableSpec `ebpf:"ebt_wakeup_stride"`
+	TargCgroup      *ebpf.VariableSpec `ebpf:"targ_cgroup"`
+	TargDirDev      *ebpf.VariableSpec `ebpf:"targ_dir_dev"`
+	TargDirIno      *ebpf.VariableSpec `ebpf:"targ_dir_ino"`
+	TargMntns       *ebpf.VariableSpec `ebpf:"targ_mntns"`
+	TargPid         *ebpf.VariableSpec `ebpf:"targ_pid"`
+	TargPpid        *ebpf.VariableSpec `ebpf:"targ_ppid"`
+	TargTid         *ebpf.VariableSpec `ebpf:"targ_tid"`
+	TargTree        *ebpf.VariableSpec `ebpf:"targ_tree"`
+	TargUid         *ebpf.VariableSpec `ebpf:"targ_uid"`
+	TargWithFailed  *ebpf.VariableSpec `ebpf:"targ_with_failed"`
+	UnusedFlag      *ebpf.VariableSpec `ebpf:"unused_flag"`
 }
 
 // execsnoopObjects contains all objects after they have been loaded into the kernel.
@@ -220,6 +224,7 @@ type execsnoopMaps struct {
 	EbtResolvers  *ebpf.Map `ebpf:"ebt_resolvers"`
 	EbtScratchMap *ebpf.Map `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.Map `ebpf:"ebt_tree"`
+	EbtUnlooked   *ebpf.Map `ebpf:"ebt_unlooked"`
 	EbtWalkers    *ebpf.Map `ebpf:"ebt_walkers"`
 	Entries       *ebpf.Map `ebpf:"entries"`
 	Events        *ebpf.Map `ebpf:"events"`
@@ -234,6 +239,7 @@ func (m *execsnoopMaps) Close() error {
 		m.EbtResolvers,
 		m.EbtScratchMap,
 		m.EbtTree,
+		m.EbtUnlooked,
 		m.EbtWalkers,
 		m.Entries,
 		m.Events,
@@ -246,22 +252,23 @@ func (m *execsnoopMaps) Close() error {
 //
 // It can be passed to loadExecsnoopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type execsnoopVariables struct {
-	EbtLineage     *ebpf.Variable `ebpf:"ebt_lineage"`
-	EbtPerfbufSize *ebpf.Variable `ebpf:"ebt_perfbuf_size"`
-	EbtRootDev     *ebpf.Variable `ebpf:"ebt_root_dev"`
-	EbtRootIno     *ebpf.Variable `ebpf:"ebt_root_ino"`
-	EbtUseRingbuf  *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
-	TargCgroup     *ebpf.Variable `ebpf:"targ_cgroup"`
-	TargDirDev     *ebpf.Variable `ebpf:"targ_dir_dev"`
-	TargDirIno     *ebpf.Variable `ebpf:"targ_dir_ino"`
-	TargMntns      *ebpf.Variable `ebpf:"targ_mntns"`
-	TargPid        *ebpf.Variable `ebpf:"targ_pid"`
-	TargPpid       *ebpf.Variable `ebpf:"targ_ppid"`
-	TargTid        *ebpf.Variable `ebpf:"targ_tid"`
-	TargTree       *ebpf.Variable `ebpf:"targ_tree"`
-	TargUid        *ebpf.Variable `ebpf:"targ_uid"`
-	TargWithFailed *ebpf.Variable `ebpf:"targ_with_failed"`
-	UnusedFlag     *ebpf.Variable `ebpf:"unused_flag"`
+	EbtLineage      *ebpf.Variable `ebpf:"ebt_lineage"`
+	EbtPerfbufSize  *ebpf.Variable `ebpf:"ebt_perfbuf_size"`
+	EbtRootDev      *ebpf.Variable `ebpf:"ebt_root_dev"`
+	EbtRootIno      *ebpf.Variable `ebpf:"ebt_root_ino"`
+	EbtUseRingbuf   *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
+	EbtWakeupStride *ebpf.Variable `ebpf:"ebt_wakeup_stride"`
+	TargCgroup      *ebpf.Variable `ebpf:"targ_cgroup"`
+	TargDirDev      *ebpf.Variable `ebpf:"targ_dir_dev"`
+	TargDirIno      *ebpf.Variable `ebpf:"targ_dir_ino"`
+	TargMntns       *ebpf.Variable `ebpf:"targ_mntns"`
+	TargPid         *ebpf.Variable `ebpf:"targ_pid"`
+	TargPpid        *ebpf.Variable `ebpf:"targ_ppid"`
+	TargTid         *ebpf.Variable `ebpf:"targ_tid"`
+	TargTree        *ebpf.Variable `ebpf:"targ_tree"`
+	TargUid         *ebpf.Variable `ebpf:"targ_uid"`
+	TargWithFailed  *ebpf.Variable `ebpf:"targ_with_failed"`
+	UnusedFlag      *ebpf.Variable `ebpf:"unused_flag"`
 }
 
 // execsnoopPrograms contains all programs after they have been loaded into the kernel.

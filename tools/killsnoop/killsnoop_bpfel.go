@@ -60,6 +60,7 @@ const (
 	killsnoopMapCgroupMap       = "cgroup_map"
 	killsnoopMapEbtScratchMap   = "ebt_scratch_map"
 	killsnoopMapEbtTree         = "ebt_tree"
+	killsnoopMapEbtUnlooked     = "ebt_unlooked"
 	killsnoopMapEvents          = "events"
 	killsnoopMapLost            = "lost"
 	killsnoopProgEbtTreeExit    = "ebt_tree_exit"
@@ -72,6 +73,7 @@ const (
 	killsnoopVarEbtLineage      = "ebt_lineage"
 	killsnoopVarEbtPerfbufSize  = "ebt_perfbuf_size"
 	killsnoopVarEbtUseRingbuf   = "ebt_use_ringbuf"
+	killsnoopVarEbtWakeupStride = "ebt_wakeup_stride"
 	killsnoopVarTargCgroup      = "targ_cgroup"
 	killsnoopVarTargFailed      = "targ_failed"
 	killsnoopVarTargMntns       = "targ_mntns"
@@ -143,6 +145,7 @@ type killsnoopMapSpecs struct {
 	CgroupMap     *ebpf.MapSpec `ebpf:"cgroup_map"`
 	EbtScratchMap *ebpf.MapSpec `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.MapSpec `ebpf:"ebt_tree"`
+	EbtUnlooked   *ebpf.MapSpec `ebpf:"ebt_unlooked"`
 	Events        *ebpf.MapSpec `ebpf:"events"`
 	Lost          *ebpf.MapSpec `ebpf:"lost"`
 }
@@ -151,19 +154,20 @@ type killsnoopMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type killsnoopVariableSpecs struct {
-	EbtLineage     *ebpf.VariableSpec `ebpf:"ebt_lineage"`
-	EbtPerfbufSize *ebpf.VariableSpec `ebpf:"ebt_perfbuf_size"`
-	EbtUseRingbuf  *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
-	TargCgroup     *ebpf.VariableSpec `ebpf:"targ_cgroup"`
-	TargFailed     *ebpf.VariableSpec `ebpf:"targ_failed"`
-	TargMntns      *ebpf.VariableSpec `ebpf:"targ_mntns"`
-	TargPid        *ebpf.VariableSpec `ebpf:"targ_pid"`
-	TargPpid       *ebpf.VariableSpec `ebpf:"targ_ppid"`
-	TargSig        *ebpf.VariableSpec `ebpf:"targ_sig"`
-	TargTid        *ebpf.VariableSpec `ebpf:"targ_tid"`
-	TargTree       *ebpf.VariableSpec `ebpf:"targ_tree"`
-	TargUid        *ebpf.VariableSpec `ebpf:"targ_uid"`
-	UnusedSyscall  *ebpf.VariableSpec `ebpf:"unused_syscall"`
+	EbtLineage      *ebpf.VariableSpec `ebpf:"ebt_lineage"`
+	EbtPerfbufSize  *ebpf.VariableSpec `ebpf:"ebt_perfbuf_size"`
+	EbtUseRingbuf   *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
+	EbtWakeupStride *ebpf.VariableSpec `ebpf:"ebt_wakeup_stride"`
+	TargCgroup      *ebpf.VariableSpec `ebpf:"targ_cgroup"`
+	TargFailed      *ebpf.VariableSpec `ebpf:"targ_failed"`
+	TargMntns       *ebpf.VariableSpec `ebpf:"targ_mntns"`
+	TargPid         *ebpf.VariableSpec `ebpf:"targ_pid"`
+	TargPpid        *ebpf.VariableSpec `ebpf:"targ_ppid"`
+	TargSig         *ebpf.VariableSpec `ebpf:"targ_sig"`
+	TargTid         *ebpf.VariableSpec `ebpf:"targ_tid"`
+	TargTree        *ebpf.VariableSpec `ebpf:"targ_tree"`
+	TargUid         *ebpf.VariableSpec `ebpf:"targ_uid"`
+	UnusedSyscall   *ebpf.VariableSpec `ebpf:"unused_syscall"`
 }
 
 // killsnoopObjects contains all objects after they have been loaded into the kernel.
@@ -190,6 +194,7 @@ type killsnoopMaps struct {
 	CgroupMap     *ebpf.Map `ebpf:"cgroup_map"`
 	EbtScratchMap *ebpf.Map `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.Map `ebpf:"ebt_tree"`
+	EbtUnlooked   *ebpf.Map `ebpf:"ebt_unlooked"`
 	Events        *ebpf.Map `ebpf:"events"`
 	Lost          *ebpf.Map `ebpf:"lost"`
 }
@@ -200,6 +205,7 @@ func (m *killsnoopMaps) Close() error {
 		m.CgroupMap,
 		m.EbtScratchMap,
 		m.EbtTree,
+		m.EbtUnlooked,
 		m.Events,
 		m.Lost,
 	)
@@ -209,19 +215,20 @@ func (m *killsnoopMaps) Close() error {
 //
 // It can be passed to loadKillsnoopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type killsnoopVariables struct {
-	EbtLineage     *ebpf.Variable `ebpf:"ebt_lineage"`
-	EbtPerfbufSize *ebpf.Variable `ebpf:"ebt_perfbuf_size"`
-	EbtUseRingbuf  *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
-	TargCgroup     *ebpf.Variable `ebpf:"targ_cgroup"`
-	TargFailed     *ebpf.Variable `ebpf:"targ_failed"`
-	TargMntns      *ebpf.Variable `ebpf:"targ_mntns"`
-	TargPid        *ebpf.Variable `ebpf:"targ_pid"`
-	TargPpid       *ebpf.Variable `ebpf:"targ_ppid"`
-	TargSig        *ebpf.Variable `ebpf:"targ_sig"`
-	TargTid        *ebpf.Variable `ebpf:"targ_tid"`
-	TargTree       *ebpf.Variable `ebpf:"targ_tree"`
-	TargUid        *ebpf.Variable `ebpf:"targ_uid"`
-	UnusedSyscall  *ebpf.Variable `ebpf:"unused_syscall"`
+	EbtLineage      *ebpf.Variable `ebpf:"ebt_lineage"`
+	EbtPerfbufSize  *ebpf.Variable `ebpf:"ebt_perfbuf_size"`
+	EbtUseRingbuf   *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
+	EbtWakeupStride *ebpf.Variable `ebpf:"ebt_wakeup_stride"`
+	TargCgroup      *ebpf.Variable `ebpf:"targ_cgroup"`
+	TargFailed      *ebpf.Variable `ebpf:"targ_failed"`
+	TargMntns       *ebpf.Variable `ebpf:"targ_mntns"`
+	TargPid         *ebpf.Variable `ebpf:"targ_pid"`
+	TargPpid        *ebpf.Variable `ebpf:"targ_ppid"`
+	TargSig         *ebpf.Variable `ebpf:"targ_sig"`
+	TargTid         *ebpf.Variable `ebpf:"targ_tid"`
+	TargTree        *ebpf.Variable `ebpf:"targ_tree"`
+	TargUid         *ebpf.Variable `ebpf:"targ_uid"`
+	UnusedSyscall   *ebpf.Variable `ebpf:"unused_syscall"`
 }
 
 // killsnoopPrograms contains all programs after they have been loaded into the kernel.

@@ -56,40 +56,42 @@ type opensnoopEvent struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	opensnoopMapCgroupMap      = "cgroup_map"
-	opensnoopMapEbtResolvers   = "ebt_resolvers"
-	opensnoopMapEbtScratchMap  = "ebt_scratch_map"
-	opensnoopMapEbtTree        = "ebt_tree"
-	opensnoopMapEbtWalkers     = "ebt_walkers"
-	opensnoopMapEvents         = "events"
-	opensnoopMapHeap           = "heap"
-	opensnoopMapLost           = "lost"
-	opensnoopMapStart          = "start"
-	opensnoopProgEbtTreeExit   = "ebt_tree_exit"
-	opensnoopProgEbtTreeFork   = "ebt_tree_fork"
-	opensnoopProgOpenEnter     = "open_enter"
-	opensnoopProgOpenExit      = "open_exit"
-	opensnoopProgOpenExitRegs  = "open_exit_regs"
-	opensnoopProgOpenat2Enter  = "openat2_enter"
-	opensnoopProgOpenatEnter   = "openat_enter"
-	opensnoopVarEbtLineage     = "ebt_lineage"
-	opensnoopVarEbtPerfbufSize = "ebt_perfbuf_size"
-	opensnoopVarEbtRootDev     = "ebt_root_dev"
-	opensnoopVarEbtRootIno     = "ebt_root_ino"
-	opensnoopVarEbtUseRingbuf  = "ebt_use_ringbuf"
-	opensnoopVarTargCgroup     = "targ_cgroup"
-	opensnoopVarTargDirDev     = "targ_dir_dev"
-	opensnoopVarTargDirIno     = "targ_dir_ino"
-	opensnoopVarTargFailed     = "targ_failed"
-	opensnoopVarTargFlags      = "targ_flags"
-	opensnoopVarTargFullPath   = "targ_full_path"
-	opensnoopVarTargMntns      = "targ_mntns"
-	opensnoopVarTargPid        = "targ_pid"
-	opensnoopVarTargPpid       = "targ_ppid"
-	opensnoopVarTargRdonly     = "targ_rdonly"
-	opensnoopVarTargTid        = "targ_tid"
-	opensnoopVarTargTree       = "targ_tree"
-	opensnoopVarTargUid        = "targ_uid"
+	opensnoopMapCgroupMap       = "cgroup_map"
+	opensnoopMapEbtResolvers    = "ebt_resolvers"
+	opensnoopMapEbtScratchMap   = "ebt_scratch_map"
+	opensnoopMapEbtTree         = "ebt_tree"
+	opensnoopMapEbtUnlooked     = "ebt_unlooked"
+	opensnoopMapEbtWalkers      = "ebt_walkers"
+	opensnoopMapEvents          = "events"
+	opensnoopMapHeap            = "heap"
+	opensnoopMapLost            = "lost"
+	opensnoopMapStart           = "start"
+	opensnoopProgEbtTreeExit    = "ebt_tree_exit"
+	opensnoopProgEbtTreeFork    = "ebt_tree_fork"
+	opensnoopProgOpenEnter      = "open_enter"
+	opensnoopProgOpenExit       = "open_exit"
+	opensnoopProgOpenExitRegs   = "open_exit_regs"
+	opensnoopProgOpenat2Enter   = "openat2_enter"
+	opensnoopProgOpenatEnter    = "openat_enter"
+	opensnoopVarEbtLineage      = "ebt_lineage"
+	opensnoopVarEbtPerfbufSize  = "ebt_perfbuf_size"
+	opensnoopVarEbtRootDev      = "ebt_root_dev"
+	opensnoopVarEbtRootIno      = "ebt_root_ino"
+	opensnoopVarEbtUseRingbuf   = "ebt_use_ringbuf"
+	opensnoopVarEbtWakeupStride = "ebt_wakeup_stride"
+	opensnoopVarTargCgroup      = "targ_cgroup"
+	opensnoopVarTargDirDev      = "targ_dir_dev"
+	opensnoopVarTargDirIno      = "targ_dir_ino"
+	opensnoopVarTargFailed      = "targ_failed"
+	opensnoopVarTargFlags       = "targ_flags"
+	opensnoopVarTargFullPath    = "targ_full_path"
+	opensnoopVarTargMntns       = "targ_mntns"
+	opensnoopVarTargPid         = "targ_pid"
+	opensnoopVarTargPpid        = "targ_ppid"
+	opensnoopVarTargRdonly      = "targ_rdonly"
+	opensnoopVarTargTid         = "targ_tid"
+	opensnoopVarTargTree        = "targ_tree"
+	opensnoopVarTargUid         = "targ_uid"
 )
 
 // loadOpensnoop returns the embedded CollectionSpec for opensnoop.
@@ -151,6 +153,7 @@ type opensnoopMapSpecs struct {
 	EbtResolvers  *ebpf.MapSpec `ebpf:"ebt_resolvers"`
 	EbtScratchMap *ebpf.MapSpec `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.MapSpec `ebpf:"ebt_tree"`
+	EbtUnlooked   *ebpf.MapSpec `ebpf:"ebt_unlooked"`
 	EbtWalkers    *ebpf.MapSpec `ebpf:"ebt_walkers"`
 	Events        *ebpf.MapSpec `ebpf:"events"`
 	Heap          *ebpf.MapSpec `ebpf:"heap"`
@@ -162,24 +165,25 @@ type opensnoopMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type opensnoopVariableSpecs struct {
-	EbtLineage     *ebpf.VariableSpec `ebpf:"ebt_lineage"`
-	EbtPerfbufSize *ebpf.VariableSpec `ebpf:"ebt_perfbuf_size"`
-	EbtRootDev     *ebpf.VariableSpec `ebpf:"ebt_root_dev"`
-	EbtRootIno     *ebpf.VariableSpec `ebpf:"ebt_root_ino"`
-	EbtUseRingbuf  *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
-	TargCgroup     *ebpf.VariableSpec `ebpf:"targ_cgroup"`
-	TargDirDev     *ebpf.VariableSpec `ebpf:"targ_dir_dev"`
-	TargDirIno     *ebpf.VariableSpec `ebpf:"targ_dir_ino"`
-	TargFailed     *ebpf.VariableSpec `ebpf:"targ_failed"`
-	TargFlags      *ebpf.VariableSpec `ebpf:"targ_flags"`
-	TargFullPath   *ebpf.VariableSpec `ebpf:"targ_full_path"`
-	TargMntns      *ebpf.VariableSpec `ebpf:"targ_mntns"`
-	TargPid        *ebpf.VariableSpec `ebpf:"targ_pid"`
-	TargPpid       *ebpf.VariableSpec `ebpf:"targ_ppid"`
-	TargRdonly     *ebpf.VariableSpec `ebpf:"targ_rdonly"`
-	TargTid        *ebpf.VariableSpec `ebpf:"targ_tid"`
-	TargTree       *ebpf.VariableSpec `ebpf:"targ_tree"`
-	TargUid        *ebpf.VariableSpec `ebpf:"targ_uid"`
+	EbtLineage      *ebpf.VariableSpec `ebpf:"ebt_lineage"`
+	EbtPerfbufSize  *ebpf.VariableSpec `ebpf:"ebt_perfbuf_size"`
+	EbtRootDev      *ebpf.VariableSpec `ebpf:"ebt_root_dev"`
+	EbtRootIno      *ebpf.VariableSpec `ebpf:"ebt_root_ino"`
+	EbtUseRingbuf   *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
+	EbtWakeupStride *ebpf.VariableSpec `ebpf:"ebt_wakeup_stride"`
+	TargCgroup      *ebpf.VariableSpec `ebpf:"targ_cgroup"`
+	TargDirDev      *ebpf.VariableSpec `ebpf:"targ_dir_dev"`
+	TargDirIno      *ebpf.VariableSpec `ebpf:"targ_dir_ino"`
+	TargFailed      *ebpf.VariableSpec `ebpf:"targ_failed"`
+	TargFlags       *ebpf.VariableSpec `ebpf:"targ_flags"`
+	TargFullPath    *ebpf.VariableSpec `ebpf:"targ_full_path"`
+	TargMntns       *ebpf.VariableSpec `ebpf:"targ_mntns"`
+	TargPid         *ebpf.VariableSpec `ebpf:"targ_pid"`
+	TargPpid        *ebpf.VariableSpec `ebpf:"targ_ppid"`
+	TargRdonly      *ebpf.VariableSpec `ebpf:"targ_rdonly"`
+	TargTid         *ebpf.VariableSpec `ebpf:"targ_tid"`
+	TargTree        *ebpf.VariableSpec `ebpf:"targ_tree"`
+	TargUid         *ebpf.VariableSpec `ebpf:"targ_uid"`
 }
 
 // opensnoopObjects contains all objects after they have been loaded into the kernel.
@@ -206,6 +210,7 @@ type opensnoopMaps struct {
 	EbtResolvers  *ebpf.Map `ebpf:"ebt_resolvers"`
 	EbtScratchMap *ebpf.Map `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.Map `ebpf:"ebt_tree"`
+	EbtUnlooked   *ebpf.Map `ebpf:"ebt_unlooked"`
 	EbtWalkers    *ebpf.Map `ebpf:"ebt_walkers"`
 	Events        *ebpf.Map `ebpf:"events"`
 	Heap          *ebpf.Map `ebpf:"heap"`
@@ -219,6 +224,7 @@ func (m *opensnoopMaps) Close() error {
 		m.EbtResolvers,
 		m.EbtScratchMap,
 		m.EbtTree,
+		m.EbtUnlooked,
 		m.EbtWalkers,
 		m.Events,
 		m.Heap,
@@ -231,24 +237,25 @@ func (m *opensnoopMaps) Close() error {
 //
 // It can be passed to loadOpensnoopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type opensnoopVariables struct {
-	EbtLineage     *ebpf.Variable `ebpf:"ebt_lineage"`
-	EbtPerfbufSize *ebpf.Variable `ebpf:"ebt_perfbuf_size"`
-	EbtRootDev     *ebpf.Variable `ebpf:"ebt_root_dev"`
-	EbtRootIno     *ebpf.Variable `ebpf:"ebt_root_ino"`
-	EbtUseRingbuf  *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
-	TargCgroup     *ebpf.Variable `ebpf:"targ_cgroup"`
-	TargDirDev     *ebpf.Variable `ebpf:"targ_dir_dev"`
-	TargDirIno     *ebpf.Variable `ebpf:"targ_dir_ino"`
-	TargFailed     *ebpf.Variable `ebpf:"targ_failed"`
-	TargFlags      *ebpf.Variable `ebpf:"targ_flags"`
-	TargFullPath   *ebpf.Variable `ebpf:"targ_full_path"`
-	TargMntns      *ebpf.Variable `ebpf:"targ_mntns"`
-	TargPid        *ebpf.Variable `ebpf:"targ_pid"`
-	TargPpid       *ebpf.Variable `ebpf:"targ_ppid"`
-	TargRdonly     *ebpf.Variable `ebpf:"targ_rdonly"`
-	TargTid        *ebpf.Variable `ebpf:"targ_tid"`
-	TargTree       *ebpf.Variable `ebpf:"targ_tree"`
-	TargUid        *ebpf.Variable `ebpf:"targ_uid"`
+	EbtLineage      *ebpf.Variable `ebpf:"ebt_lineage"`
+	EbtPerfbufSize  *ebpf.Variable `ebpf:"ebt_perfbuf_size"`
+	EbtRootDev      *ebpf.Variable `ebpf:"ebt_root_dev"`
+	EbtRootIno      *ebpf.Variable `ebpf:"ebt_root_ino"`
+	EbtUseRingbuf   *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
+	EbtWakeupStride *ebpf.Variable `ebpf:"ebt_wakeup_stride"`
+	TargCgroup      *ebpf.Variable `ebpf:"targ_cgroup"`
+	TargDirDev      *ebpf.Variable `ebpf:"targ_dir_dev"`
+	TargDirIno      *ebpf.Variable `ebpf:"targ_dir_ino"`
+	TargFailed      *ebpf.Variable `ebpf:"targ_failed"`
+	TargFlags       *ebpf.Variable `ebpf:"targ_flags"`
+	TargFullPath    *ebpf.Variable `ebpf:"targ_full_path"`
+	TargMntns       *ebpf.Variable `ebpf:"targ_mntns"`
+	TargPid         *ebpf.Variable `ebpf:"targ_pid"`
+	TargPpid        *ebpf.Variable `ebpf:"targ_ppid"`
+	TargRdonly      *ebpf.Variable `ebpf:"targ_rdonly"`
+	TargTid         *ebpf.Variable `ebpf:"targ_tid"`
+	TargTree        *ebpf.Variable `ebpf:"targ_tree"`
+	TargUid         *ebpf.Variable `ebpf:"targ_uid"`
 }
 
 // opensnoopPrograms contains all programs after they have been loaded into the kernel.

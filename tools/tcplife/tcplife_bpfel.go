@@ -58,36 +58,38 @@ const (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	tcplifeMapBirth          = "birth"
-	tcplifeMapBirthStats     = "birth_stats"
-	tcplifeMapCgroupMap      = "cgroup_map"
-	tcplifeMapEbtScratchMap  = "ebt_scratch_map"
-	tcplifeMapEbtTree        = "ebt_tree"
-	tcplifeMapEvents         = "events"
-	tcplifeMapHeap           = "heap"
-	tcplifeMapIdents         = "idents"
-	tcplifeMapLost           = "lost"
-	tcplifeMapLports         = "lports"
-	tcplifeMapRports         = "rports"
-	tcplifeProgEbtTreeExit   = "ebt_tree_exit"
-	tcplifeProgEbtTreeFork   = "ebt_tree_fork"
-	tcplifeProgTcplifeBtf    = "tcplife_btf"
-	tcplifeProgTcplifeFentry = "tcplife_fentry"
-	tcplifeProgTcplifeTp     = "tcplife_tp"
-	tcplifeVarEbtLineage     = "ebt_lineage"
-	tcplifeVarEbtPerfbufSize = "ebt_perfbuf_size"
-	tcplifeVarEbtUseRingbuf  = "ebt_use_ringbuf"
-	tcplifeVarTargCgroup     = "targ_cgroup"
-	tcplifeVarTargFamily     = "targ_family"
-	tcplifeVarTargLports     = "targ_lports"
-	tcplifeVarTargMntns      = "targ_mntns"
-	tcplifeVarTargPid        = "targ_pid"
-	tcplifeVarTargPpid       = "targ_ppid"
-	tcplifeVarTargRports     = "targ_rports"
-	tcplifeVarTargTid        = "targ_tid"
-	tcplifeVarTargTree       = "targ_tree"
-	tcplifeVarTargUid        = "targ_uid"
-	tcplifeVarUnusedStat     = "unused_stat"
+	tcplifeMapBirth           = "birth"
+	tcplifeMapBirthStats      = "birth_stats"
+	tcplifeMapCgroupMap       = "cgroup_map"
+	tcplifeMapEbtScratchMap   = "ebt_scratch_map"
+	tcplifeMapEbtTree         = "ebt_tree"
+	tcplifeMapEbtUnlooked     = "ebt_unlooked"
+	tcplifeMapEvents          = "events"
+	tcplifeMapHeap            = "heap"
+	tcplifeMapIdents          = "idents"
+	tcplifeMapLost            = "lost"
+	tcplifeMapLports          = "lports"
+	tcplifeMapRports          = "rports"
+	tcplifeProgEbtTreeExit    = "ebt_tree_exit"
+	tcplifeProgEbtTreeFork    = "ebt_tree_fork"
+	tcplifeProgTcplifeBtf     = "tcplife_btf"
+	tcplifeProgTcplifeFentry  = "tcplife_fentry"
+	tcplifeProgTcplifeTp      = "tcplife_tp"
+	tcplifeVarEbtLineage      = "ebt_lineage"
+	tcplifeVarEbtPerfbufSize  = "ebt_perfbuf_size"
+	tcplifeVarEbtUseRingbuf   = "ebt_use_ringbuf"
+	tcplifeVarEbtWakeupStride = "ebt_wakeup_stride"
+	tcplifeVarTargCgroup      = "targ_cgroup"
+	tcplifeVarTargFamily      = "targ_family"
+	tcplifeVarTargLports      = "targ_lports"
+	tcplifeVarTargMntns       = "targ_mntns"
+	tcplifeVarTargPid         = "targ_pid"
+	tcplifeVarTargPpid        = "targ_ppid"
+	tcplifeVarTargRports      = "targ_rports"
+	tcplifeVarTargTid         = "targ_tid"
+	tcplifeVarTargTree        = "targ_tree"
+	tcplifeVarTargUid         = "targ_uid"
+	tcplifeVarUnusedStat      = "unused_stat"
 )
 
 // loadTcplife returns the embedded CollectionSpec for tcplife.
@@ -148,6 +150,7 @@ type tcplifeMapSpecs struct {
 	CgroupMap     *ebpf.MapSpec `ebpf:"cgroup_map"`
 	EbtScratchMap *ebpf.MapSpec `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.MapSpec `ebpf:"ebt_tree"`
+	EbtUnlooked   *ebpf.MapSpec `ebpf:"ebt_unlooked"`
 	Events        *ebpf.MapSpec `ebpf:"events"`
 	Heap          *ebpf.MapSpec `ebpf:"heap"`
 	Idents        *ebpf.MapSpec `ebpf:"idents"`
@@ -160,20 +163,21 @@ type tcplifeMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcplifeVariableSpecs struct {
-	EbtLineage     *ebpf.VariableSpec `ebpf:"ebt_lineage"`
-	EbtPerfbufSize *ebpf.VariableSpec `ebpf:"ebt_perfbuf_size"`
-	EbtUseRingbuf  *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
-	TargCgroup     *ebpf.VariableSpec `ebpf:"targ_cgroup"`
-	TargFamily     *ebpf.VariableSpec `ebpf:"targ_family"`
-	TargLports     *ebpf.VariableSpec `ebpf:"targ_lports"`
-	TargMntns      *ebpf.VariableSpec `ebpf:"targ_mntns"`
-	TargPid        *ebpf.VariableSpec `ebpf:"targ_pid"`
-	TargPpid       *ebpf.VariableSpec `ebpf:"targ_ppid"`
-	TargRports     *ebpf.VariableSpec `ebpf:"targ_rports"`
-	TargTid        *ebpf.VariableSpec `ebpf:"targ_tid"`
-	TargTree       *ebpf.VariableSpec `ebpf:"targ_tree"`
-	TargUid        *ebpf.VariableSpec `ebpf:"targ_uid"`
-	UnusedStat     *ebpf.VariableSpec `ebpf:"unused_stat"`
+	EbtLineage      *ebpf.VariableSpec `ebpf:"ebt_lineage"`
+	EbtPerfbufSize  *ebpf.VariableSpec `ebpf:"ebt_perfbuf_size"`
+	EbtUseRingbuf   *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
+	EbtWakeupStride *ebpf.VariableSpec `ebpf:"ebt_wakeup_stride"`
+	TargCgroup      *ebpf.VariableSpec `ebpf:"targ_cgroup"`
+	TargFamily      *ebpf.VariableSpec `ebpf:"targ_family"`
+	TargLports      *ebpf.VariableSpec `ebpf:"targ_lports"`
+	TargMntns       *ebpf.VariableSpec `ebpf:"targ_mntns"`
+	TargPid         *ebpf.VariableSpec `ebpf:"targ_pid"`
+	TargPpid        *ebpf.VariableSpec `ebpf:"targ_ppid"`
+	TargRports      *ebpf.VariableSpec `ebpf:"targ_rports"`
+	TargTid         *ebpf.VariableSpec `ebpf:"targ_tid"`
+	TargTree        *ebpf.VariableSpec `ebpf:"targ_tree"`
+	TargUid         *ebpf.VariableSpec `ebpf:"targ_uid"`
+	UnusedStat      *ebpf.VariableSpec `ebpf:"unused_stat"`
 }
 
 // tcplifeObjects contains all objects after they have been loaded into the kernel.
@@ -201,6 +205,7 @@ type tcplifeMaps struct {
 	CgroupMap     *ebpf.Map `ebpf:"cgroup_map"`
 	EbtScratchMap *ebpf.Map `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.Map `ebpf:"ebt_tree"`
+	EbtUnlooked   *ebpf.Map `ebpf:"ebt_unlooked"`
 	Events        *ebpf.Map `ebpf:"events"`
 	Heap          *ebpf.Map `ebpf:"heap"`
 	Idents        *ebpf.Map `ebpf:"idents"`
@@ -216,6 +221,7 @@ func (m *tcplifeMaps) Close() error {
 		m.CgroupMap,
 		m.EbtScratchMap,
 		m.EbtTree,
+		m.EbtUnlooked,
 		m.Events,
 		m.Heap,
 		m.Idents,
@@ -229,20 +235,21 @@ func (m *tcplifeMaps) Close() error {
 //
 // It can be passed to loadTcplifeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcplifeVariables struct {
-	EbtLineage     *ebpf.Variable `ebpf:"ebt_lineage"`
-	EbtPerfbufSize *ebpf.Variable `ebpf:"ebt_perfbuf_size"`
-	EbtUseRingbuf  *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
-	TargCgroup     *ebpf.Variable `ebpf:"targ_cgroup"`
-	TargFamily     *ebpf.Variable `ebpf:"targ_family"`
-	TargLports     *ebpf.Variable `ebpf:"targ_lports"`
-	TargMntns      *ebpf.Variable `ebpf:"targ_mntns"`
-	TargPid        *ebpf.Variable `ebpf:"targ_pid"`
-	TargPpid       *ebpf.Variable `ebpf:"targ_ppid"`
-	TargRports     *ebpf.Variable `ebpf:"targ_rports"`
-	TargTid        *ebpf.Variable `ebpf:"targ_tid"`
-	TargTree       *ebpf.Variable `ebpf:"targ_tree"`
-	TargUid        *ebpf.Variable `ebpf:"targ_uid"`
-	UnusedStat     *ebpf.Variable `ebpf:"unused_stat"`
+	EbtLineage      *ebpf.Variable `ebpf:"ebt_lineage"`
+	EbtPerfbufSize  *ebpf.Variable `ebpf:"ebt_perfbuf_size"`
+	EbtUseRingbuf   *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
+	EbtWakeupStride *ebpf.Variable `ebpf:"ebt_wakeup_stride"`
+	TargCgroup      *ebpf.Variable `ebpf:"targ_cgroup"`
+	TargFamily      *ebpf.Variable `ebpf:"targ_family"`
+	TargLports      *ebpf.Variable `ebpf:"targ_lports"`
+	TargMntns       *ebpf.Variable `ebpf:"targ_mntns"`
+	TargPid         *ebpf.Variable `ebpf:"targ_pid"`
+	TargPpid        *ebpf.Variable `ebpf:"targ_ppid"`
+	TargRports      *ebpf.Variable `ebpf:"targ_rports"`
+	TargTid         *ebpf.Variable `ebpf:"targ_tid"`
+	TargTree        *ebpf.Variable `ebpf:"targ_tree"`
+	TargUid         *ebpf.Variable `ebpf:"targ_uid"`
+	UnusedStat      *ebpf.Variable `ebpf:"unused_stat"`
 }
 
 // tcplifePrograms contains all programs after they have been loaded into the kernel.

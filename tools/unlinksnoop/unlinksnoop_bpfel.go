@@ -107,6 +107,7 @@ const (
 	unlinksnoopMapEbtResolvers    = "ebt_resolvers"
 	unlinksnoopMapEbtScratchMap   = "ebt_scratch_map"
 	unlinksnoopMapEbtTree         = "ebt_tree"
+	unlinksnoopMapEbtUnlooked     = "ebt_unlooked"
 	unlinksnoopMapEbtWalkers      = "ebt_walkers"
 	unlinksnoopMapEvents          = "events"
 	unlinksnoopMapHeap            = "heap"
@@ -126,6 +127,7 @@ const (
 	unlinksnoopVarEbtRootDev      = "ebt_root_dev"
 	unlinksnoopVarEbtRootIno      = "ebt_root_ino"
 	unlinksnoopVarEbtUseRingbuf   = "ebt_use_ringbuf"
+	unlinksnoopVarEbtWakeupStride = "ebt_wakeup_stride"
 	unlinksnoopVarTargCgroup      = "targ_cgroup"
 	unlinksnoopVarTargDirDev      = "targ_dir_dev"
 	unlinksnoopVarTargDirIno      = "targ_dir_ino"
@@ -202,6 +204,7 @@ type unlinksnoopMapSpecs struct {
 	EbtResolvers  *ebpf.MapSpec `ebpf:"ebt_resolvers"`
 	EbtScratchMap *ebpf.MapSpec `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.MapSpec `ebpf:"ebt_tree"`
+	EbtUnlooked   *ebpf.MapSpec `ebpf:"ebt_unlooked"`
 	EbtWalkers    *ebpf.MapSpec `ebpf:"ebt_walkers"`
 	Events        *ebpf.MapSpec `ebpf:"events"`
 	Heap          *ebpf.MapSpec `ebpf:"heap"`
@@ -213,24 +216,25 @@ type unlinksnoopMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type unlinksnoopVariableSpecs struct {
-	EbtLineage     *ebpf.VariableSpec `ebpf:"ebt_lineage"`
-	EbtPerfbufSize *ebpf.VariableSpec `ebpf:"ebt_perfbuf_size"`
-	EbtRootDev     *ebpf.VariableSpec `ebpf:"ebt_root_dev"`
-	EbtRootIno     *ebpf.VariableSpec `ebpf:"ebt_root_ino"`
-	EbtUseRingbuf  *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
-	TargCgroup     *ebpf.VariableSpec `ebpf:"targ_cgroup"`
-	TargDirDev     *ebpf.VariableSpec `ebpf:"targ_dir_dev"`
-	TargDirIno     *ebpf.VariableSpec `ebpf:"targ_dir_ino"`
-	TargFailed     *ebpf.VariableSpec `ebpf:"targ_failed"`
-	TargMntns      *ebpf.VariableSpec `ebpf:"targ_mntns"`
-	TargPid        *ebpf.VariableSpec `ebpf:"targ_pid"`
-	TargPpid       *ebpf.VariableSpec `ebpf:"targ_ppid"`
-	TargTid        *ebpf.VariableSpec `ebpf:"targ_tid"`
-	TargTree       *ebpf.VariableSpec `ebpf:"targ_tree"`
-	TargUid        *ebpf.VariableSpec `ebpf:"targ_uid"`
-	UnusedOp       *ebpf.VariableSpec `ebpf:"unused_op"`
-	UnusedReplaced *ebpf.VariableSpec `ebpf:"unused_replaced"`
-	UnusedSyscall  *ebpf.VariableSpec `ebpf:"unused_syscall"`
+	EbtLineage      *ebpf.VariableSpec `ebpf:"ebt_lineage"`
+	EbtPerfbufSize  *ebpf.VariableSpec `ebpf:"ebt_perfbuf_size"`
+	EbtRootDev      *ebpf.VariableSpec `ebpf:"ebt_root_dev"`
+	EbtRootIno      *ebpf.VariableSpec `ebpf:"ebt_root_ino"`
+	EbtUseRingbuf   *ebpf.VariableSpec `ebpf:"ebt_use_ringbuf"`
+	EbtWakeupStride *ebpf.VariableSpec `ebpf:"ebt_wakeup_stride"`
+	TargCgroup      *ebpf.VariableSpec `ebpf:"targ_cgroup"`
+	TargDirDev      *ebpf.VariableSpec `ebpf:"targ_dir_dev"`
+	TargDirIno      *ebpf.VariableSpec `ebpf:"targ_dir_ino"`
+	TargFailed      *ebpf.VariableSpec `ebpf:"targ_failed"`
+	TargMntns       *ebpf.VariableSpec `ebpf:"targ_mntns"`
+	TargPid         *ebpf.VariableSpec `ebpf:"targ_pid"`
+	TargPpid        *ebpf.VariableSpec `ebpf:"targ_ppid"`
+	TargTid         *ebpf.VariableSpec `ebpf:"targ_tid"`
+	TargTree        *ebpf.VariableSpec `ebpf:"targ_tree"`
+	TargUid         *ebpf.VariableSpec `ebpf:"targ_uid"`
+	UnusedOp        *ebpf.VariableSpec `ebpf:"unused_op"`
+	UnusedReplaced  *ebpf.VariableSpec `ebpf:"unused_replaced"`
+	UnusedSyscall   *ebpf.VariableSpec `ebpf:"unused_syscall"`
 }
 
 // unlinksnoopObjects contains all objects after they have been loaded into the kernel.
@@ -257,6 +261,7 @@ type unlinksnoopMaps struct {
 	EbtResolvers  *ebpf.Map `ebpf:"ebt_resolvers"`
 	EbtScratchMap *ebpf.Map `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.Map `ebpf:"ebt_tree"`
+	EbtUnlooked   *ebpf.Map `ebpf:"ebt_unlooked"`
 	EbtWalkers    *ebpf.Map `ebpf:"ebt_walkers"`
 	Events        *ebpf.Map `ebpf:"events"`
 	Heap          *ebpf.Map `ebpf:"heap"`
@@ -270,6 +275,7 @@ func (m *unlinksnoopMaps) Close() error {
 		m.EbtResolvers,
 		m.EbtScratchMap,
 		m.EbtTree,
+		m.EbtUnlooked,
 		m.EbtWalkers,
 		m.Events,
 		m.Heap,
@@ -282,24 +288,25 @@ func (m *unlinksnoopMaps) Close() error {
 //
 // It can be passed to loadUnlinksnoopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type unlinksnoopVariables struct {
-	EbtLineage     *ebpf.Variable `ebpf:"ebt_lineage"`
-	EbtPerfbufSize *ebpf.Variable `ebpf:"ebt_perfbuf_size"`
-	EbtRootDev     *ebpf.Variable `ebpf:"ebt_root_dev"`
-	EbtRootIno     *ebpf.Variable `ebpf:"ebt_root_ino"`
-	EbtUseRingbuf  *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
-	TargCgroup     *ebpf.Variable `ebpf:"targ_cgroup"`
-	TargDirDev     *ebpf.Variable `ebpf:"targ_dir_dev"`
-	TargDirIno     *ebpf.Variable `ebpf:"targ_dir_ino"`
-	TargFailed     *ebpf.Variable `ebpf:"targ_failed"`
-	TargMntns      *ebpf.Variable `ebpf:"targ_mntns"`
-	TargPid        *ebpf.Variable `ebpf:"targ_pid"`
-	TargPpid       *ebpf.Variable `ebpf:"targ_ppid"`
-	TargTid        *ebpf.Variable `ebpf:"targ_tid"`
-	TargTree       *ebpf.Variable `ebpf:"targ_tree"`
-	TargUid        *ebpf.Variable `ebpf:"targ_uid"`
-	UnusedOp       *ebpf.Variable `ebpf:"unused_op"`
-	UnusedReplaced *ebpf.Variable `ebpf:"unused_replaced"`
-	UnusedSyscall  *ebpf.Variable `ebpf:"unused_syscall"`
+	EbtLineage      *ebpf.Variable `ebpf:"ebt_lineage"`
+	EbtPerfbufSize  *ebpf.Variable `ebpf:"ebt_perfbuf_size"`
+	EbtRootDev      *ebpf.Variable `ebpf:"ebt_root_dev"`
+	EbtRootIno      *ebpf.Variable `ebpf:"ebt_root_ino"`
+	EbtUseRingbuf   *ebpf.Variable `ebpf:"ebt_use_ringbuf"`
+	EbtWakeupStride *ebpf.Variable `ebpf:"ebt_wakeup_stride"`
+	TargCgroup      *ebpf.Variable `ebpf:"targ_cgroup"`
+	TargDirDev      *ebpf.Variable `ebpf:"targ_dir_dev"`
+	TargDirIno      *ebpf.Variable `ebpf:"targ_dir_ino"`
+	TargFailed      *ebpf.Variable `ebpf:"targ_failed"`
+	TargMntns       *ebpf.Variable `ebpf:"targ_mntns"`
+	TargPid         *ebpf.Variable `ebpf:"targ_pid"`
+	TargPpid        *ebpf.Variable `ebpf:"targ_ppid"`
+	TargTid         *ebpf.Variable `ebpf:"targ_tid"`
+	TargTree        *ebpf.Variable `ebpf:"targ_tree"`
+	TargUid         *ebpf.Variable `ebpf:"targ_uid"`
+	UnusedOp        *ebpf.Variable `ebpf:"unused_op"`
+	UnusedReplaced  *ebpf.Variable `ebpf:"unused_replaced"`
+	UnusedSyscall   *ebpf.Variable `ebpf:"unused_syscall"`
 }
 
 // unlinksnoopPrograms contains all programs after they have been loaded into the kernel.
