@@ -63,6 +63,8 @@ type Formatter interface {
 	Header() error
 	// Write renders one row. It does not allocate once buffers have grown.
 	Write(r *Row) error
+	// Prints reports whether Write prints column col (Row.Wants).
+	Prints(col int) bool
 }
 
 // New returns a Formatter of format f for cols, writing to w.
@@ -84,6 +86,7 @@ type noneFormatter struct{}
 
 func (noneFormatter) Header() error    { return nil }
 func (noneFormatter) Write(*Row) error { return nil }
+func (noneFormatter) Prints(int) bool  { return false }
 
 // Clock converts bpf_ktime_get_ns() values to wall-clock time.
 type Clock struct {
@@ -166,6 +169,9 @@ func appendNanos(b []byte, t time.Time) []byte {
 }
 
 func (f *jsonFormatter) Header() error { return nil }
+
+// Prints: every column with a key, whether set or not.
+func (f *jsonFormatter) Prints(col int) bool { return f.cols[col].Key != "" }
 
 func (f *jsonFormatter) Write(r *Row) error {
 	b := append(f.line[:0], `{"time":"`...)

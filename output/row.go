@@ -66,13 +66,30 @@ type value struct {
 // its memory, and its strings alias the caller's bytes until the next Reset.
 type Row struct {
 	// KTime is the event's CLOCK_MONOTONIC time in nanoseconds (bpf_ktime_get_ns).
-	KTime uint64
-	vals  []value
-	gen   uint32 // bumped by Reset, so clearing costs nothing per column
+	KTime  uint64
+	vals   []value
+	gen    uint32 // bumped by Reset, so clearing costs nothing per column
+	wanted []bool // nil: every column
 }
 
 // NewRow returns a Row for n columns.
 func NewRow(n int) *Row { return &Row{vals: make([]value, n)} }
+
+// NewRowFor returns a Row for n columns that f prints: Wants reports
+// those f prints.
+func NewRowFor(n int, f Formatter) *Row {
+	r := NewRow(n)
+	r.wanted = make([]bool, n)
+	for i := range r.wanted {
+		r.wanted[i] = f.Prints(i)
+	}
+	return r
+}
+
+// Wants reports whether column col is printed. A value that costs to make
+// (formatted text) need not be made when it is not; setting it anyway is
+// harmless.
+func (r *Row) Wants(col int) bool { return r.wanted == nil || r.wanted[col] }
 
 // Reset clears all values and sets the event time.
 func (r *Row) Reset(ktime uint64) {

@@ -2,6 +2,7 @@ package output
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 	"unicode"
 	"unicode/utf8"
@@ -28,6 +29,9 @@ func newText(w *Writer, cols []Column, opts Options) *textFormatter {
 	}
 	return f
 }
+
+// Prints: the columns in the text order.
+func (f *textFormatter) Prints(col int) bool { return slices.Contains(f.order, col) }
 
 // isLast reports whether the j-th text column is the last, left unpadded.
 func (f *textFormatter) isLast(j int) bool { return j == len(f.order)-1 }

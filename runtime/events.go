@@ -41,6 +41,11 @@ const (
 	// without waking it (ebt_wakeup_flag in bpf/include/ebtools.bpf.h)
 	// until the ring is a quarter full.
 	readPoll = 25 * time.Millisecond
+	// clockEvery is how many samples, at most, are read one after the
+	// other from the buffer without reading the clock: a clock read costs
+	// as much as decoding a sample on some VMs, and while samples are
+	// buffered no read waits for a deadline.
+	clockEvery = 64
 	// perfPages is the smallest per-CPU perf buffer, in pages, on kernels
 	// without ring buffers (see perfBufferSize).
 	perfPages = 64
@@ -51,6 +56,8 @@ type reader interface {
 	SetDeadline(time.Time)
 	// read returns the next sample.
 	read() ([]byte, error)
+	// buffered reports whether the next read has a sample without waiting.
+	buffered() bool
 	Flush() error
 	Close() error
 }
@@ -64,6 +71,8 @@ func (r *ringReader) read() ([]byte, error) {
 	err := r.ReadInto(&r.rec)
 	return r.rec.RawSample, err
 }
+
+func (r *ringReader) buffered() bool { return r.AvailableBytes() > 0 }
 
 type perfReader struct {
 	*perf.Reader
@@ -80,6 +89,9 @@ func (r *perfReader) read() ([]byte, error) {
 		}
 	}
 }
+
+// buffered is false: the perf reader is woken for every sample anyway.
+func (r *perfReader) buffered() bool { return false }
 
 func (s *Session) newReader() (reader, error) {
 	m := s.coll.Maps[eventsMap]
@@ -171,15 +183,30 @@ func (s *Session) Run(ctx context.Context, h Handler) error {
 
 func (s *Session) loop(rd reader, h Handler) error {
 	var pending time.Time // when the oldest unflushed event was handled
-	nextPoll := time.Now().Add(lostPoll)
+	// now is read after each read that may have waited. While samples are
+	// buffered it may be up to clockEvery samples old, and the deadline is
+	// the one set when it was read: no read waits for it while there is
+	// data, and it is never later than one set now would be (pending, if
+	// set since, is no earlier than that now). pending may start early,
+	// which only flushes earlier.
+	now := time.Now()
+	unclocked := 0
+	nextPoll := now.Add(lostPoll)
 	for {
-		deadline := time.Now().Add(readPoll)
-		if !pending.IsZero() && pending.Add(flushDelay).Before(deadline) {
-			deadline = pending.Add(flushDelay)
+		if unclocked == 0 {
+			deadline := now.Add(readPoll)
+			if !pending.IsZero() && pending.Add(flushDelay).Before(deadline) {
+				deadline = pending.Add(flushDelay)
+			}
+			rd.SetDeadline(deadline)
 		}
-		rd.SetDeadline(deadline)
 		raw, err := rd.read()
-		now := time.Now()
+		if err != nil || unclocked >= clockEvery || !rd.buffered() {
+			now = time.Now()
+			unclocked = 0
+		} else {
+			unclocked++
+		}
 		switch {
 		case err == nil:
 			s.counts.Events.Add(1)

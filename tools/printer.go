@@ -12,7 +12,8 @@ type Printer struct {
 
 // NewPrinter returns a Printer of cols in format, writing to out.
 func NewPrinter(out *output.Writer, format output.Format, cols []output.Column, opts output.Options) Printer {
-	return Printer{Formatter: output.New(out, format, cols, opts), Out: out, Row: output.NewRow(len(cols))}
+	f := output.New(out, format, cols, opts)
+	return Printer{Formatter: f, Out: out, Row: output.NewRowFor(len(cols), f)}
 }
 
 // Header writes the column titles.

@@ -124,9 +124,11 @@ func (tr *taskRow) set(r *output.Row, t *Task, anc []Ancestor, cg *cgroups.Info)
 	r.Uint(ColGID, uint64(t.Gid))
 	r.Str(ColComm, Comm(&t.Comm), false)
 	r.Str(ColPComm, Comm(&t.Pcomm), false)
-	tr.execID = AppendExecID(tr.execID[:0], t.Pid, t.StartNs)
-	r.Str(ColExecID, tr.execID, false)
-	if t.Ppid != 0 {
+	if r.Wants(ColExecID) {
+		tr.execID = AppendExecID(tr.execID[:0], t.Pid, t.StartNs)
+		r.Str(ColExecID, tr.execID, false)
+	}
+	if t.Ppid != 0 && r.Wants(ColPExecID) {
 		tr.pexecID = AppendExecID(tr.pexecID[:0], t.Ppid, t.PstartNs)
 		r.Str(ColPExecID, tr.pexecID, false)
 	}

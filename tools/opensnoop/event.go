@@ -109,12 +109,16 @@ func (c *config) events(prog ebrt.Program) tools.Events {
 			r.Int(colFD, fd)
 			r.Int(colErr, errno)
 			r.Int(colRet, int64(e.Ret))
-			flags = appendOctal(flags[:0], e.Flags, 8)
-			r.Str(colFlags, flags, false)
+			if r.Wants(colFlags) {
+				flags = appendOctal(flags[:0], e.Flags, 8)
+				r.Str(colFlags, flags, false)
+			}
 			r.Uint(colFlagsNum, e.Flags)
 			if e.Flags&(unix.O_CREAT|unix.O_TMPFILE&^unix.O_DIRECTORY) != 0 {
-				mode = appendOctal(mode[:0], uint64(e.Mode), 4)
-				r.Str(colMode, mode, false)
+				if r.Wants(colMode) {
+					mode = appendOctal(mode[:0], uint64(e.Mode), 4)
+					r.Str(colMode, mode, false)
+				}
 				r.Uint(colModeNum, uint64(e.Mode))
 			}
 			if c.fullPath {
