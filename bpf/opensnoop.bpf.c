@@ -158,15 +158,16 @@ static __always_inline int emit(void *ctx, struct args *a, long ret, struct task
 	__builtin_memset(&s->e.path, 0, sizeof(s->e.path));
 	if (!targ_full_path) {
 		put_arg(s, &off, a->path);
-	} else if (ret >= 0) {
-		/* The file opened: its path, whatever the argument said. */
-		task = (struct task_struct *)bpf_get_current_task();
-		put_arg(s, &off, a->path);
-		put_fd(s, &off, task, ret);
 	} else {
 		task = (struct task_struct *)bpf_get_current_task();
-		ebt_put_arg_path(s->data, &off, DATA_LIMIT, sizeof(s->e), &s->e.path, task,
-				 a->dirfd, a->path);
+		if (ret >= 0) {
+			/* The file opened: its path, whatever the argument said. */
+			put_arg(s, &off, a->path);
+			put_fd(s, &off, task, ret);
+		} else {
+			ebt_put_arg_path(s->data, &off, DATA_LIMIT, sizeof(s->e), &s->e.path, task,
+					 a->dirfd, a->path);
+		}
 	}
 	if (off > DATA_SIZE)
 		off = DATA_SIZE;

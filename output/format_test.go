@@ -122,7 +122,7 @@ func TestWriteDoesNotAllocate(t *testing.T) {
 
 // TestRowWants: a row made for a formatter wants exactly the columns that
 // formatter prints: text its order (given or every titled column), JSON
-// every keyed column, none nothing; a plain row wants every column.
+// every keyed column, none nothing; a plain row (NewRow) wants every column.
 func TestRowWants(t *testing.T) {
 	w := NewWriter(io.Discard)
 	for _, tt := range []struct {
@@ -134,18 +134,18 @@ func TestRowWants(t *testing.T) {
 		{"text order", New(w, Text, testColumns, Options{Order: []int{3, 0}}), []bool{true, false, false, true, false, false, false}},
 		{"json", New(w, JSON, testColumns, Options{}), []bool{true, true, true, true, false, true, true}},
 		{"none", New(w, None, testColumns, Options{}), make([]bool, len(testColumns))},
+		{"plain row", nil, []bool{true, true, true, true, true, true, true}},
 	} {
-		r := NewRowFor(len(testColumns), tt.f)
-		for col, want := range tt.want {
-			if got := r.Wants(col); got != want {
-				t.Errorf("%s: Wants(%d) = %v, want %v", tt.name, col, got, want)
+		t.Run(tt.name, func(t *testing.T) {
+			r := NewRow(len(testColumns))
+			if tt.f != nil {
+				r = NewRowFor(len(testColumns), tt.f)
 			}
-		}
-	}
-	r := NewRow(len(testColumns))
-	for col := range testColumns {
-		if !r.Wants(col) {
-			t.Errorf("NewRow: Wants(%d) = false, want true", col)
-		}
+			for col, want := range tt.want {
+				if got := r.Wants(col); got != want {
+					t.Errorf("Wants(%d) = %v, want %v", col, got, want)
+				}
+			}
+		})
 	}
 }

@@ -33,7 +33,8 @@ type Unwritten interface {
 const (
 	// flushDelay bounds how long a printed event may wait in the output
 	// buffer: events are written in batches while they flow, and no later
-	// than this after the first unwritten one.
+	// than this after the first unwritten one (checked after every read,
+	// by a clock at most clockEvery samples old).
 	flushDelay = 50 * time.Millisecond
 	// lostPoll is how often the BPF-side lost counter is read.
 	lostPoll = time.Second
@@ -41,10 +42,10 @@ const (
 	// without waking it (ebt_wakeup_flag in bpf/include/ebtools.bpf.h)
 	// until the ring is a quarter full.
 	readPoll = 25 * time.Millisecond
-	// clockEvery is how many samples, at most, are read one after the
-	// other from the buffer without reading the clock: a clock read costs
-	// as much as decoding a sample on some VMs, and while samples are
-	// buffered no read waits for a deadline.
+	// clockEvery is how many samples, at most, are handled one after the
+	// other without reading the clock, while the buffer has more: a clock
+	// read costs as much as decoding a sample on some VMs, and a read that
+	// finds a sample waits for no deadline.
 	clockEvery = 64
 	// perfPages is the smallest per-CPU perf buffer, in pages, on kernels
 	// without ring buffers (see perfBufferSize).
@@ -56,7 +57,8 @@ type reader interface {
 	SetDeadline(time.Time)
 	// read returns the next sample.
 	read() ([]byte, error)
-	// buffered reports whether the next read has a sample without waiting.
+	// buffered reports whether the last read left a sample that the next
+	// read returns without waiting.
 	buffered() bool
 	Flush() error
 	Close() error
@@ -72,7 +74,7 @@ func (r *ringReader) read() ([]byte, error) {
 	return r.rec.RawSample, err
 }
 
-func (r *ringReader) buffered() bool { return r.AvailableBytes() > 0 }
+func (r *ringReader) buffered() bool { return r.rec.Remaining > 0 }
 
 type perfReader struct {
 	*perf.Reader
@@ -90,8 +92,8 @@ func (r *perfReader) read() ([]byte, error) {
 	}
 }
 
-// buffered is false: the perf reader is woken for every sample anyway.
-func (r *perfReader) buffered() bool { return false }
+// buffered reports whether the CPU buffer just read has more.
+func (r *perfReader) buffered() bool { return r.rec.Remaining > 0 }
 
 func (s *Session) newReader() (reader, error) {
 	m := s.coll.Maps[eventsMap]
@@ -183,17 +185,17 @@ func (s *Session) Run(ctx context.Context, h Handler) error {
 
 func (s *Session) loop(rd reader, h Handler) error {
 	var pending time.Time // when the oldest unflushed event was handled
-	// now is read after each read that may have waited. While samples are
-	// buffered it may be up to clockEvery samples old, and the deadline is
-	// the one set when it was read: no read waits for it while there is
-	// data, and it is never later than one set now would be (pending, if
-	// set since, is no earlier than that now). pending may start early,
-	// which only flushes earlier.
+	// A read may wait only when the one before left nothing buffered: it
+	// gets a deadline from a fresh clock then, and the clock is read after
+	// it. Reads that find a sample waiting leave the deadline as it was
+	// and read the clock once every clockEvery samples; pending may then
+	// start early, which only flushes earlier.
 	now := time.Now()
 	unclocked := 0
+	buffered := false
 	nextPoll := now.Add(lostPoll)
 	for {
-		if unclocked == 0 {
+		if !buffered {
 			deadline := now.Add(readPoll)
 			if !pending.IsZero() && pending.Add(flushDelay).Before(deadline) {
 				deadline = pending.Add(flushDelay)
@@ -201,7 +203,9 @@ func (s *Session) loop(rd reader, h Handler) error {
 			rd.SetDeadline(deadline)
 		}
 		raw, err := rd.read()
-		if err != nil || unclocked >= clockEvery || !rd.buffered() {
+		mayHaveWaited := !buffered
+		buffered = err == nil && rd.buffered()
+		if mayHaveWaited || !buffered || unclocked >= clockEvery {
 			now = time.Now()
 			unclocked = 0
 		} else {

@@ -19,7 +19,7 @@ const (
 	lossyMapCgroupMap       = "cgroup_map"
 	lossyMapEbtScratchMap   = "ebt_scratch_map"
 	lossyMapEbtTree         = "ebt_tree"
-	lossyMapEbtUnlooked     = "ebt_unlooked"
+	lossyMapEbtUnqueried    = "ebt_unqueried"
 	lossyMapEvents          = "events"
 	lossyMapLost            = "lost"
 	lossyProgEbtTreeExit    = "ebt_tree_exit"
@@ -99,7 +99,7 @@ type lossyMapSpecs struct {
 	CgroupMap     *ebpf.MapSpec `ebpf:"cgroup_map"`
 	EbtScratchMap *ebpf.MapSpec `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.MapSpec `ebpf:"ebt_tree"`
-	EbtUnlooked   *ebpf.MapSpec `ebpf:"ebt_unlooked"`
+	EbtUnqueried  *ebpf.MapSpec `ebpf:"ebt_unqueried"`
 	Events        *ebpf.MapSpec `ebpf:"events"`
 	Lost          *ebpf.MapSpec `ebpf:"lost"`
 }
@@ -145,7 +145,7 @@ type lossyMaps struct {
 	CgroupMap     *ebpf.Map `ebpf:"cgroup_map"`
 	EbtScratchMap *ebpf.Map `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.Map `ebpf:"ebt_tree"`
-	EbtUnlooked   *ebpf.Map `ebpf:"ebt_unlooked"`
+	EbtUnqueried  *ebpf.Map `ebpf:"ebt_unqueried"`
 	Events        *ebpf.Map `ebpf:"events"`
 	Lost          *ebpf.Map `ebpf:"lost"`
 }
@@ -155,7 +155,7 @@ func (m *lossyMaps) Close() error {
 		m.CgroupMap,
 		m.EbtScratchMap,
 		m.EbtTree,
-		m.EbtUnlooked,
+		m.EbtUnqueried,
 		m.Events,
 		m.Lost,
 	)

@@ -136,12 +136,17 @@ func TestSkippedRuns(t *testing.T) {
 
 // TestWakeupAtQuarter: events are written without waking the reader until
 // the ring holds more than a quarter of its size (ebt_wakeup_flag); past
-// that the reader is woken, at the latest once each CPU wrote its wakeup
+// that the reader is woken, at the latest once each CPU filled its wakeup
 // stride more. The wakeup is watched with an epoll of our own on the ring,
-// which, like the reader's, reports only the kernel's wakeups.
+// which, like the reader's, reports only the kernel's wakeups. (Perf
+// buffers, before 5.8, wake the reader for every event: no policy to test.)
 func TestWakeupAtQuarter(t *testing.T) {
 	testutil.RequirePrivileged(t)
+	t.Setenv("EBTOOLS_FORCE", "")
 	s, _ := startLossy(t, Hook{Name: "getsid", Choices: [][]string{{lossyProgLossySmall}}})
+	if s.perfbuf {
+		t.Skip("no BPF ring buffer in this kernel (5.8+)")
+	}
 	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +171,8 @@ func TestWakeupAtQuarter(t *testing.T) {
 		}
 	}
 
-	// lossy's ring: 4096 bytes; each event 8 bytes and an 8-byte header.
+	// lossy's ring: 4096 bytes; each event 8 bytes and an 8-byte header,
+	// which the stride counts too.
 	const ring4, record = 4096 / 4, 16
 	emit := func(n int) {
 		for i := 0; i < n; i++ {

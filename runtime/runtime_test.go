@@ -213,18 +213,21 @@ func TestPerfBufferSize(t *testing.T) {
 
 func TestWakeupStrideFor(t *testing.T) {
 	for _, tt := range []struct {
+		name string
 		ring uint32
 		cpus int
 		want uint32
 	}{
-		{2 << 20, 2, 64 << 10}, // opensnoop's 2 MiB ring: a sixteenth over 2 CPUs
-		{1 << 20, 8, 8 << 10},  // 1 MiB over 8 CPUs
-		{4096, 2, 128},         // a tiny ring
-		{4096, 512, 0},         // more CPUs than bytes: look at every event
-		{1 << 20, 0, 64 << 10}, // no CPU count: as one
+		{"opensnoop's 2 MiB ring, 2 CPUs", 2 << 20, 2, 64 << 10},
+		{"1 MiB, 8 CPUs", 1 << 20, 8, 8 << 10},
+		{"a tiny ring", 4096, 2, 128},
+		{"more CPUs than bytes: query every event", 4096, 512, 0},
+		{"no CPU count: as one", 1 << 20, 0, 64 << 10},
 	} {
-		if got := wakeupStrideFor(tt.ring, tt.cpus); got != tt.want {
-			t.Errorf("wakeupStrideFor(%d, %d) = %d, want %d", tt.ring, tt.cpus, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			if got := wakeupStrideFor(tt.ring, tt.cpus); got != tt.want {
+				t.Errorf("wakeupStrideFor(%d, %d) = %d, want %d", tt.ring, tt.cpus, got, tt.want)
+			}
+		})
 	}
 }

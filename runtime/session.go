@@ -279,14 +279,6 @@ func (s *Session) configure(spec *ebpf.CollectionSpec, opts Options, f force) er
 			if err := setVar(spec, useRingbuf, false); err != nil {
 				return err
 			}
-		} else if spec.Variables[wakeupStride] != nil {
-			cpus, err := ebpf.PossibleCPU()
-			if err != nil {
-				return fmt.Errorf("count CPUs: %w", err)
-			}
-			if err := setVar(spec, wakeupStride, wakeupStrideFor(ev.MaxEntries, cpus)); err != nil {
-				return err
-			}
 		}
 	}
 	for name, v := range opts.Constants {
@@ -300,6 +292,15 @@ func (s *Session) configure(spec *ebpf.CollectionSpec, opts Options, f force) er
 			return fmt.Errorf("size map %q: no such map in the object", name)
 		}
 		m.MaxEntries = n
+	}
+	if ev := spec.Maps[eventsMap]; ev != nil && !s.perfbuf && spec.Variables[wakeupStride] != nil {
+		cpus, err := ebpf.PossibleCPU()
+		if err != nil {
+			return fmt.Errorf("count CPUs: %w", err)
+		}
+		if err := setVar(spec, wakeupStride, wakeupStrideFor(ev.MaxEntries, cpus)); err != nil {
+			return err
+		}
 	}
 	if opts.CgroupPath != "" {
 		if spec.Maps[cgroupMap] == nil {

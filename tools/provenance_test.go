@@ -101,6 +101,9 @@ func listener(t *testing.T) int {
 // workload that is no container runs as cred's user, if cred is set.
 func startWorkload(t *testing.T, rel string, container bool, port int, cred *syscall.Credential) *workload {
 	t.Helper()
+	if container && cred != nil {
+		t.Fatal("startWorkload: a container runs as root")
+	}
 	bin := testutil.CBinary(t, "testdata/workload.c")
 	_, fd := testutil.Cgroup(t, rel)
 	w := &workload{}
@@ -129,7 +132,10 @@ func startWorkload(t *testing.T, rel string, container bool, port int, cred *sys
 		dir, _ = filepath.EvalSymlinks(dir)
 		b, err := os.ReadFile(bin)
 		if err == nil {
-			err = os.Chmod(dir, 0o777)
+			err = os.Chmod(dir, 0o755)
+		}
+		if err == nil {
+			err = os.Chown(dir, int(cred.Uid), int(cred.Gid))
 		}
 		if err == nil {
 			err = os.WriteFile(dir+"/workload", b, 0o755)

@@ -62,13 +62,13 @@ struct {
 	__type(value, __u32);
 } cgroup_map SEC(".maps");
 
-/* Per CPU: the bytes written since ebt_wakeup_flag last looked at the ring. */
+/* Per CPU: the ring's bytes written since ebt_wakeup_flag last queried its fill. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
-} ebt_unlooked SEC(".maps");
+} ebt_unqueried SEC(".maps");
 
 /* ebt_count_lost records one event that never reached user space. */
 static __always_inline void ebt_count_lost(void)
@@ -87,23 +87,26 @@ static __always_inline void ebt_count_lost(void)
  * runtime/events.go). Only once the ring is a quarter full is the reader
  * woken at once, so a burst cannot fill the ring between two polls.
  *
- * Looking at the fill is a helper call, a tenth of a small event's cost:
- * each CPU looks once per ebt_wakeup_stride bytes it wrote (the runtime
- * sets a sixteenth of the ring over the CPUs), so the reader is woken by
- * the time the ring is 5/16 full, plus an event per CPU.
+ * Querying the fill is a helper call, a tenth of a small event's cost:
+ * each CPU queries once per ebt_wakeup_stride bytes of the ring it filled
+ * (records with their 8-byte header, 8-byte aligned; the runtime sets a
+ * sixteenth of the ring over the CPUs), so the reader is woken by the time
+ * the ring is 5/16 full, plus an event per CPU. Where the kernel does not
+ * inline the per-CPU lookup (before 6.10 on x86-64), that lookup is a call
+ * too and the stride saves nothing, nor costs anything.
  */
 static __always_inline __u64 ebt_wakeup_flag(__u64 size)
 {
 	__u32 zero = 0;
-	__u64 *unlooked;
+	__u64 *unqueried;
 
 	if (ebt_wakeup_stride) {
-		unlooked = bpf_map_lookup_elem(&ebt_unlooked, &zero);
-		if (unlooked) {
-			*unlooked += size;
-			if (*unlooked < ebt_wakeup_stride)
+		unqueried = bpf_map_lookup_elem(&ebt_unqueried, &zero);
+		if (unqueried) {
+			*unqueried += (size + BPF_RINGBUF_HDR_SZ + 7) & ~7ULL;
+			if (*unqueried < ebt_wakeup_stride)
 				return BPF_RB_NO_WAKEUP;
-			*unlooked = 0;
+			*unqueried = 0;
 		}
 	}
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > EBT_RINGBUF_SIZE / 4)

@@ -154,6 +154,14 @@ static __always_inline void ebt_task_from_btf(struct ebt_task *t, struct task_st
 	t->pidns = BPF_CORE_READ(up.ns, ns.inum);
 }
 
+/* ebt_task_stamp sets the event's time, and no ancestors (ebt_submit adds them). */
+static __always_inline void ebt_task_stamp(struct ebt_task *t)
+{
+	t->ktime_ns = bpf_ktime_get_ns();
+	t->ancestors_off = 0;
+	t->nr_ancestors = 0;
+}
+
 /*
  * ebt_task_fill_btf is ebt_task_fill for a caller that has the current
  * task from bpf_get_current_task_btf(). uid, gid and the cgroup are read
@@ -162,11 +170,13 @@ static __always_inline void ebt_task_from_btf(struct ebt_task *t, struct task_st
  */
 static __always_inline void ebt_task_fill_btf(struct ebt_task *t, struct task_struct *task)
 {
-	t->ktime_ns = bpf_ktime_get_ns();
-	t->ancestors_off = 0;
-	t->nr_ancestors = 0;
-	t->uid = task->cred->uid.val;
-	t->gid = task->cred->gid.val;
+	/* cred is __rcu: where the kernel's BTF carries that tag, the
+	 * verifier wants it checked for NULL before it is read through. */
+	const struct cred *cred = task->cred;
+
+	ebt_task_stamp(t);
+	t->uid = cred ? cred->uid.val : 0;
+	t->gid = cred ? cred->gid.val : 0;
 	t->cgroup_id = task->cgroups->dfl_cgrp->kn->id;
 	ebt_task_from_btf(t, task);
 }
@@ -180,9 +190,7 @@ static __always_inline void ebt_task_fill(struct ebt_task *t)
 		ebt_task_fill_btf(t, bpf_get_current_task_btf());
 		return;
 	}
-	t->ktime_ns = bpf_ktime_get_ns();
-	t->ancestors_off = 0;
-	t->nr_ancestors = 0;
+	ebt_task_stamp(t);
 	ug = bpf_get_current_uid_gid();
 	t->uid = (__u32)ug;
 	t->gid = ug >> 32;

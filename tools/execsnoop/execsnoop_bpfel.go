@@ -76,7 +76,7 @@ const (
 	execsnoopMapEbtResolvers    = "ebt_resolvers"
 	execsnoopMapEbtScratchMap   = "ebt_scratch_map"
 	execsnoopMapEbtTree         = "ebt_tree"
-	execsnoopMapEbtUnlooked     = "ebt_unlooked"
+	execsnoopMapEbtUnqueried    = "ebt_unqueried"
 	execsnoopMapEbtWalkers      = "ebt_walkers"
 	execsnoopMapEntries         = "entries"
 	execsnoopMapEvents          = "events"
@@ -168,7 +168,7 @@ type execsnoopMapSpecs struct {
 	EbtResolvers  *ebpf.MapSpec `ebpf:"ebt_resolvers"`
 	EbtScratchMap *ebpf.MapSpec `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.MapSpec `ebpf:"ebt_tree"`
-	EbtUnlooked   *ebpf.MapSpec `ebpf:"ebt_unlooked"`
+	EbtUnqueried  *ebpf.MapSpec `ebpf:"ebt_unqueried"`
 	EbtWalkers    *ebpf.MapSpec `ebpf:"ebt_walkers"`
 	Entries       *ebpf.MapSpec `ebpf:"entries"`
 	Events        *ebpf.MapSpec `ebpf:"events"`
@@ -224,7 +224,7 @@ type execsnoopMaps struct {
 	EbtResolvers  *ebpf.Map `ebpf:"ebt_resolvers"`
 	EbtScratchMap *ebpf.Map `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.Map `ebpf:"ebt_tree"`
-	EbtUnlooked   *ebpf.Map `ebpf:"ebt_unlooked"`
+	EbtUnqueried  *ebpf.Map `ebpf:"ebt_unqueried"`
 	EbtWalkers    *ebpf.Map `ebpf:"ebt_walkers"`
 	Entries       *ebpf.Map `ebpf:"entries"`
 	Events        *ebpf.Map `ebpf:"events"`
@@ -239,7 +239,7 @@ func (m *execsnoopMaps) Close() error {
 		m.EbtResolvers,
 		m.EbtScratchMap,
 		m.EbtTree,
-		m.EbtUnlooked,
+		m.EbtUnqueried,
 		m.EbtWalkers,
 		m.Entries,
 		m.Events,

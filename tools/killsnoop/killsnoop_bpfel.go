@@ -60,7 +60,7 @@ const (
 	killsnoopMapCgroupMap       = "cgroup_map"
 	killsnoopMapEbtScratchMap   = "ebt_scratch_map"
 	killsnoopMapEbtTree         = "ebt_tree"
-	killsnoopMapEbtUnlooked     = "ebt_unlooked"
+	killsnoopMapEbtUnqueried    = "ebt_unqueried"
 	killsnoopMapEvents          = "events"
 	killsnoopMapLost            = "lost"
 	killsnoopProgEbtTreeExit    = "ebt_tree_exit"
@@ -145,7 +145,7 @@ type killsnoopMapSpecs struct {
 	CgroupMap     *ebpf.MapSpec `ebpf:"cgroup_map"`
 	EbtScratchMap *ebpf.MapSpec `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.MapSpec `ebpf:"ebt_tree"`
-	EbtUnlooked   *ebpf.MapSpec `ebpf:"ebt_unlooked"`
+	EbtUnqueried  *ebpf.MapSpec `ebpf:"ebt_unqueried"`
 	Events        *ebpf.MapSpec `ebpf:"events"`
 	Lost          *ebpf.MapSpec `ebpf:"lost"`
 }
@@ -194,7 +194,7 @@ type killsnoopMaps struct {
 	CgroupMap     *ebpf.Map `ebpf:"cgroup_map"`
 	EbtScratchMap *ebpf.Map `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.Map `ebpf:"ebt_tree"`
-	EbtUnlooked   *ebpf.Map `ebpf:"ebt_unlooked"`
+	EbtUnqueried  *ebpf.Map `ebpf:"ebt_unqueried"`
 	Events        *ebpf.Map `ebpf:"events"`
 	Lost          *ebpf.Map `ebpf:"lost"`
 }
@@ -205,7 +205,7 @@ func (m *killsnoopMaps) Close() error {
 		m.CgroupMap,
 		m.EbtScratchMap,
 		m.EbtTree,
-		m.EbtUnlooked,
+		m.EbtUnqueried,
 		m.Events,
 		m.Lost,
 	)

@@ -60,7 +60,7 @@ const (
 	opensnoopMapEbtResolvers    = "ebt_resolvers"
 	opensnoopMapEbtScratchMap   = "ebt_scratch_map"
 	opensnoopMapEbtTree         = "ebt_tree"
-	opensnoopMapEbtUnlooked     = "ebt_unlooked"
+	opensnoopMapEbtUnqueried    = "ebt_unqueried"
 	opensnoopMapEbtWalkers      = "ebt_walkers"
 	opensnoopMapEvents          = "events"
 	opensnoopMapHeap            = "heap"
@@ -153,7 +153,7 @@ type opensnoopMapSpecs struct {
 	EbtResolvers  *ebpf.MapSpec `ebpf:"ebt_resolvers"`
 	EbtScratchMap *ebpf.MapSpec `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.MapSpec `ebpf:"ebt_tree"`
-	EbtUnlooked   *ebpf.MapSpec `ebpf:"ebt_unlooked"`
+	EbtUnqueried  *ebpf.MapSpec `ebpf:"ebt_unqueried"`
 	EbtWalkers    *ebpf.MapSpec `ebpf:"ebt_walkers"`
 	Events        *ebpf.MapSpec `ebpf:"events"`
 	Heap          *ebpf.MapSpec `ebpf:"heap"`
@@ -210,7 +210,7 @@ type opensnoopMaps struct {
 	EbtResolvers  *ebpf.Map `ebpf:"ebt_resolvers"`
 	EbtScratchMap *ebpf.Map `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.Map `ebpf:"ebt_tree"`
-	EbtUnlooked   *ebpf.Map `ebpf:"ebt_unlooked"`
+	EbtUnqueried  *ebpf.Map `ebpf:"ebt_unqueried"`
 	EbtWalkers    *ebpf.Map `ebpf:"ebt_walkers"`
 	Events        *ebpf.Map `ebpf:"events"`
 	Heap          *ebpf.Map `ebpf:"heap"`
@@ -224,7 +224,7 @@ func (m *opensnoopMaps) Close() error {
 		m.EbtResolvers,
 		m.EbtScratchMap,
 		m.EbtTree,
-		m.EbtUnlooked,
+		m.EbtUnqueried,
 		m.EbtWalkers,
 		m.Events,
 		m.Heap,

@@ -63,7 +63,7 @@ const (
 	tcplifeMapCgroupMap       = "cgroup_map"
 	tcplifeMapEbtScratchMap   = "ebt_scratch_map"
 	tcplifeMapEbtTree         = "ebt_tree"
-	tcplifeMapEbtUnlooked     = "ebt_unlooked"
+	tcplifeMapEbtUnqueried    = "ebt_unqueried"
 	tcplifeMapEvents          = "events"
 	tcplifeMapHeap            = "heap"
 	tcplifeMapIdents          = "idents"
@@ -150,7 +150,7 @@ type tcplifeMapSpecs struct {
 	CgroupMap     *ebpf.MapSpec `ebpf:"cgroup_map"`
 	EbtScratchMap *ebpf.MapSpec `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.MapSpec `ebpf:"ebt_tree"`
-	EbtUnlooked   *ebpf.MapSpec `ebpf:"ebt_unlooked"`
+	EbtUnqueried  *ebpf.MapSpec `ebpf:"ebt_unqueried"`
 	Events        *ebpf.MapSpec `ebpf:"events"`
 	Heap          *ebpf.MapSpec `ebpf:"heap"`
 	Idents        *ebpf.MapSpec `ebpf:"idents"`
@@ -205,7 +205,7 @@ type tcplifeMaps struct {
 	CgroupMap     *ebpf.Map `ebpf:"cgroup_map"`
 	EbtScratchMap *ebpf.Map `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.Map `ebpf:"ebt_tree"`
-	EbtUnlooked   *ebpf.Map `ebpf:"ebt_unlooked"`
+	EbtUnqueried  *ebpf.Map `ebpf:"ebt_unqueried"`
 	Events        *ebpf.Map `ebpf:"events"`
 	Heap          *ebpf.Map `ebpf:"heap"`
 	Idents        *ebpf.Map `ebpf:"idents"`
@@ -221,7 +221,7 @@ func (m *tcplifeMaps) Close() error {
 		m.CgroupMap,
 		m.EbtScratchMap,
 		m.EbtTree,
-		m.EbtUnlooked,
+		m.EbtUnqueried,
 		m.Events,
 		m.Heap,
 		m.Idents,

@@ -107,7 +107,7 @@ const (
 	unlinksnoopMapEbtResolvers    = "ebt_resolvers"
 	unlinksnoopMapEbtScratchMap   = "ebt_scratch_map"
 	unlinksnoopMapEbtTree         = "ebt_tree"
-	unlinksnoopMapEbtUnlooked     = "ebt_unlooked"
+	unlinksnoopMapEbtUnqueried    = "ebt_unqueried"
 	unlinksnoopMapEbtWalkers      = "ebt_walkers"
 	unlinksnoopMapEvents          = "events"
 	unlinksnoopMapHeap            = "heap"
@@ -204,7 +204,7 @@ type unlinksnoopMapSpecs struct {
 	EbtResolvers  *ebpf.MapSpec `ebpf:"ebt_resolvers"`
 	EbtScratchMap *ebpf.MapSpec `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.MapSpec `ebpf:"ebt_tree"`
-	EbtUnlooked   *ebpf.MapSpec `ebpf:"ebt_unlooked"`
+	EbtUnqueried  *ebpf.MapSpec `ebpf:"ebt_unqueried"`
 	EbtWalkers    *ebpf.MapSpec `ebpf:"ebt_walkers"`
 	Events        *ebpf.MapSpec `ebpf:"events"`
 	Heap          *ebpf.MapSpec `ebpf:"heap"`
@@ -261,7 +261,7 @@ type unlinksnoopMaps struct {
 	EbtResolvers  *ebpf.Map `ebpf:"ebt_resolvers"`
 	EbtScratchMap *ebpf.Map `ebpf:"ebt_scratch_map"`
 	EbtTree       *ebpf.Map `ebpf:"ebt_tree"`
-	EbtUnlooked   *ebpf.Map `ebpf:"ebt_unlooked"`
+	EbtUnqueried  *ebpf.Map `ebpf:"ebt_unqueried"`
 	EbtWalkers    *ebpf.Map `ebpf:"ebt_walkers"`
 	Events        *ebpf.Map `ebpf:"events"`
 	Heap          *ebpf.Map `ebpf:"heap"`
@@ -275,7 +275,7 @@ func (m *unlinksnoopMaps) Close() error {
 		m.EbtResolvers,
 		m.EbtScratchMap,
 		m.EbtTree,
-		m.EbtUnlooked,
+		m.EbtUnqueried,
 		m.EbtWalkers,
 		m.Events,
 		m.Heap,
