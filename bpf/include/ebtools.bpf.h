@@ -38,8 +38,8 @@
 const volatile bool ebt_use_ringbuf = true;
 /* Read by the runtime: the perf buffers' size (EBT_PERFBUF_SIZE). */
 const volatile __u32 ebt_perfbuf_size = EBT_PERFBUF_SIZE;
-/* Set by the runtime: the bytes a CPU writes between two looks at the
- * ring's fill (ebt_wakeup_flag); 0 looks at every event. */
+/* Set by the runtime: the ring bytes a CPU fills between two queries of
+ * the fill (ebt_wakeup_flag); 0 queries at every event. */
 const volatile __u32 ebt_wakeup_stride = 0;
 const volatile bool targ_cgroup = false;
 
