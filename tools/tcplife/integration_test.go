@@ -138,7 +138,14 @@ func TestFilters(t *testing.T) {
 	defer stop1()
 	port2, stop2 := server(t, "tcp4", "127.0.0.1:0")
 	defer stop2()
+	// [::1] may get a port 127.0.0.1 already has (the addresses differ,
+	// so both binds succeed): the IPv6 session's rows would then pass -D
+	// and -L meant for an IPv4 port.
 	port6, stop6 := server(t, "tcp6", "[::1]:0")
+	for port6 == port1 || port6 == port2 {
+		stop6()
+		port6, stop6 = server(t, "tcp6", "[::1]:0")
+	}
 	defer stop6()
 	p1, p2, p6 := strconv.Itoa(port1), strconv.Itoa(port2), strconv.Itoa(port6)
 	me := strconv.Itoa(os.Getpid())
