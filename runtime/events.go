@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/perf"
 	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
 )
 
 // Handler consumes a tool's events.
@@ -67,11 +69,78 @@ type reader interface {
 type ringReader struct {
 	*ringbuf.Reader
 	rec ringbuf.Record
+	// ring is the ring's fd, duplicated into Go's netpoller: an empty
+	// ring is waited for there, with the goroutine parked, instead of in
+	// the Reader's blocking epoll_wait. A thread blocked in a syscall
+	// keeps the Go scheduler's monitor waking every 20 us to 10 ms to
+	// hand its P over; a parked goroutine lets it sleep. nil where the
+	// netpoller refuses the fd: the Reader then waits itself.
+	ring *os.File
+	wait syscall.RawConn
+}
+
+// newRingReader reads rd, waiting in the netpoller where it can.
+func newRingReader(rd *ringbuf.Reader, m *ebpf.Map) *ringReader {
+	r := &ringReader{Reader: rd}
+	fd, err := unix.FcntlInt(uintptr(m.FD()), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return r
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return r
+	}
+	f := os.NewFile(uintptr(fd), "ringbuf")
+	wait, err := f.SyscallConn()
+	// Deadlines work only on files the netpoller took.
+	if err != nil || f.SetReadDeadline(time.Time{}) != nil {
+		f.Close()
+		return r
+	}
+	// The Reader itself never waits: it reads what the ring holds.
+	rd.SetDeadline(time.Unix(1, 0))
+	r.ring, r.wait = f, wait
+	return r
+}
+
+func (r *ringReader) SetDeadline(t time.Time) {
+	if r.ring == nil {
+		r.Reader.SetDeadline(t)
+		return
+	}
+	r.ring.SetReadDeadline(t)
 }
 
 func (r *ringReader) read() ([]byte, error) {
 	err := r.ReadInto(&r.rec)
+	if r.ring == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+		return r.rec.RawSample, err
+	}
+	// The ring is empty: wait until it is not, or the deadline. A wait
+	// that ends, even by the deadline or Flush, reads the ring once more.
+	err = r.wait.Read(func(uintptr) bool { return r.AvailableBytes() > 0 })
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, fmt.Errorf("wait for ring buffer: %w", err)
+	}
+	err = r.ReadInto(&r.rec)
 	return r.rec.RawSample, err
+}
+
+// Flush makes reads return what the ring holds, then ringbuf.ErrFlushed:
+// the Reader is told first, then a wait in the netpoller is cut short.
+func (r *ringReader) Flush() error {
+	err := r.Reader.Flush()
+	if r.ring != nil {
+		r.ring.SetReadDeadline(time.Unix(1, 0))
+	}
+	return err
+}
+
+func (r *ringReader) Close() error {
+	if r.ring != nil {
+		r.ring.Close()
+	}
+	return r.Reader.Close()
 }
 
 func (r *ringReader) buffered() bool { return r.rec.Remaining > 0 }
@@ -120,7 +189,7 @@ func (s *Session) newReader() (reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open ring buffer: %w", err)
 	}
-	return &ringReader{Reader: rd}, nil
+	return newRingReader(rd, m), nil
 }
 
 // perfBufferSize is the per-CPU perf buffer size in bytes that gives the

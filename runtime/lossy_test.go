@@ -9,8 +9,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/hashicorp/go-hclog"
@@ -199,5 +201,60 @@ func TestWakeupAtQuarter(t *testing.T) {
 	drain(t, s, h)
 	if want := ring4/record + more; h.events != want || s.Lost() != 0 {
 		t.Errorf("delivered %d, lost %d; want %d delivered, none lost", h.events, s.Lost(), want)
+	}
+}
+
+// atomicHandler counts events; safe to read while Run calls it.
+type atomicHandler struct{ events atomic.Int64 }
+
+func (h *atomicHandler) Event([]byte) error { h.events.Add(1); return nil }
+func (h *atomicHandler) Flush() error       { return nil }
+
+// TestRingWaitInNetpoller: the reader waits for the ring in Go's netpoller
+// (where the kernel has ring buffers), and still gets every event: those
+// that woke it (past a quarter of the ring), those that did not (found at
+// the next deadline), and those left when the run is cancelled while it
+// waits.
+func TestRingWaitInNetpoller(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	t.Setenv("EBTOOLS_FORCE", "")
+	s, _ := startLossy(t, Hook{Name: "getsid", Choices: [][]string{{lossyProgLossySmall}}})
+	if s.perfbuf {
+		t.Skip("no BPF ring buffer in this kernel (5.8+)")
+	}
+	if r, ok := s.reader.(*ringReader); !ok || r.ring == nil {
+		t.Fatalf("reader %T waits in a blocking syscall, not in the netpoller", s.reader)
+	}
+	emit := func(n int) {
+		for i := 0; i < n; i++ {
+			unix.Getsid(0)
+		}
+	}
+	h := &atomicHandler{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, h) }()
+	wait := func(want int64) {
+		t.Helper()
+		for start := time.Now(); h.events.Load() < want; time.Sleep(time.Millisecond) {
+			if time.Since(start) > testutil.Scaled(5*time.Second) {
+				t.Fatalf("delivered %d, want %d", h.events.Load(), want)
+			}
+		}
+	}
+	// lossy's ring: 4096 bytes, 16 bytes an event with its header.
+	emit(10) // no wakeup: found when the wait's deadline passes
+	wait(10)
+	emit(200) // past a quarter: wakes the reader
+	wait(210)
+	// Cancelled while waiting on an empty ring, then while events wait.
+	time.Sleep(2 * readPoll)
+	emit(5)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := h.events.Load(); n != 215 || s.Lost() != 0 {
+		t.Errorf("delivered %d, lost %d; want 215, none lost", n, s.Lost())
 	}
 }
