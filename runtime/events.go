@@ -12,6 +12,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/perf"
 	"github.com/cilium/ebpf/ringbuf"
+	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
 )
 
@@ -75,32 +76,56 @@ type ringReader struct {
 	// keeps the Go scheduler's monitor waking every 20 us to 10 ms to
 	// hand its P over; a parked goroutine lets it sleep. nil where the
 	// netpoller refuses the fd: the Reader then waits itself.
-	ring *os.File
-	wait syscall.RawConn
+	ring  *os.File
+	wait  syscall.RawConn
+	ready func(uintptr) bool // the ring holds a record; made once
+	// flushed is set by Flush: reads no longer wait. The Reader would
+	// see the flush only at its next look at its own epoll, which it
+	// skips while it finishes a batch that came without a wakeup.
+	flushed atomic.Bool
 }
 
 // newRingReader reads rd, waiting in the netpoller where it can.
-func newRingReader(rd *ringbuf.Reader, m *ebpf.Map) *ringReader {
+func newRingReader(rd *ringbuf.Reader, m *ebpf.Map, log hclog.Logger) *ringReader {
 	r := &ringReader{Reader: rd}
-	fd, err := unix.FcntlInt(uintptr(m.FD()), unix.F_DUPFD_CLOEXEC, 0)
+	f, err := pollable(m.FD())
 	if err != nil {
+		log.Debug("ring buffer waited for in its own epoll", "reason", err)
 		return r
 	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return r
-	}
-	f := os.NewFile(uintptr(fd), "ringbuf")
 	wait, err := f.SyscallConn()
-	// Deadlines work only on files the netpoller took.
-	if err != nil || f.SetReadDeadline(time.Time{}) != nil {
+	if err != nil {
 		f.Close()
+		log.Debug("ring buffer waited for in its own epoll", "reason", err)
 		return r
 	}
 	// The Reader itself never waits: it reads what the ring holds.
 	rd.SetDeadline(time.Unix(1, 0))
 	r.ring, r.wait = f, wait
+	r.ready = func(uintptr) bool { return r.AvailableBytes() > 0 }
 	return r
+}
+
+// pollable returns a duplicate of fd in Go's netpoller. The duplicate
+// shares fd's open file description, so fd becomes non-blocking too,
+// which a map's fd ignores (bpf(2), mmap and epoll do not look at it);
+// os.NewFile hands only non-blocking fds to the netpoller.
+func pollable(fd int) (*os.File, error) {
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("duplicate ring buffer fd: %w", err)
+	}
+	if err := unix.SetNonblock(dup, true); err != nil {
+		unix.Close(dup)
+		return nil, fmt.Errorf("set ring buffer fd non-blocking: %w", err)
+	}
+	f := os.NewFile(uintptr(dup), "ringbuf")
+	// Deadlines work only on files the netpoller took.
+	if err := f.SetReadDeadline(time.Time{}); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("poll ring buffer: %w", err)
+	}
+	return f, nil
 }
 
 func (r *ringReader) SetDeadline(t time.Time) {
@@ -118,19 +143,24 @@ func (r *ringReader) read() ([]byte, error) {
 	}
 	// The ring is empty: wait until it is not, or the deadline. A wait
 	// that ends, even by the deadline or Flush, reads the ring once more.
-	err = r.wait.Read(func(uintptr) bool { return r.AvailableBytes() > 0 })
-	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-		return nil, fmt.Errorf("wait for ring buffer: %w", err)
+	if !r.flushed.Load() {
+		err = r.wait.Read(r.ready)
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, fmt.Errorf("wait for ring buffer: %w", err)
+		}
 	}
 	err = r.ReadInto(&r.rec)
 	return r.rec.RawSample, err
 }
 
 // Flush makes reads return what the ring holds, then ringbuf.ErrFlushed:
-// the Reader is told first, then a wait in the netpoller is cut short.
+// the Reader is told first, then reads stop waiting, and a wait in the
+// netpoller is cut short (read checks flushed after the loop's last
+// SetDeadline, or this deadline comes after it).
 func (r *ringReader) Flush() error {
 	err := r.Reader.Flush()
 	if r.ring != nil {
+		r.flushed.Store(true)
 		r.ring.SetReadDeadline(time.Unix(1, 0))
 	}
 	return err
@@ -189,7 +219,7 @@ func (s *Session) newReader() (reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open ring buffer: %w", err)
 	}
-	return newRingReader(rd, m), nil
+	return newRingReader(rd, m, s.log), nil
 }
 
 // perfBufferSize is the per-CPU perf buffer size in bytes that gives the

@@ -5,8 +5,10 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/ringbuf"
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
 
@@ -210,51 +213,162 @@ type atomicHandler struct{ events atomic.Int64 }
 func (h *atomicHandler) Event([]byte) error { h.events.Add(1); return nil }
 func (h *atomicHandler) Flush() error       { return nil }
 
-// TestRingWaitInNetpoller: the reader waits for the ring in Go's netpoller
-// (where the kernel has ring buffers), and still gets every event: those
-// that woke it (past a quarter of the ring), those that did not (found at
-// the next deadline), and those left when the run is cancelled while it
-// waits.
-func TestRingWaitInNetpoller(t *testing.T) {
-	testutil.RequirePrivileged(t)
+// startSmall starts lossy's 8-byte events on getsid, on a ring buffer, and
+// returns its reader and a function that makes n events.
+func startSmall(t *testing.T) (*Session, *ringReader, func(n int)) {
+	t.Helper()
 	t.Setenv("EBTOOLS_FORCE", "")
 	s, _ := startLossy(t, Hook{Name: "getsid", Choices: [][]string{{lossyProgLossySmall}}})
 	if s.perfbuf {
 		t.Skip("no BPF ring buffer in this kernel (5.8+)")
 	}
-	if r, ok := s.reader.(*ringReader); !ok || r.ring == nil {
-		t.Fatalf("reader %T waits in a blocking syscall, not in the netpoller", s.reader)
+	r, ok := s.reader.(*ringReader)
+	if !ok || r.ring == nil {
+		t.Fatalf("reader %T does not wait in the netpoller", s.reader)
 	}
-	emit := func(n int) {
+	return s, r, func(n int) {
 		for i := 0; i < n; i++ {
 			unix.Getsid(0)
 		}
 	}
+}
+
+// waitParked waits until a goroutine is parked in the netpoller inside
+// ringReader.read ("IO wait"; blocked in epoll_wait it would show
+// "syscall").
+func waitParked(t *testing.T) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for start := time.Now(); ; runtime.Gosched() {
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		for _, g := range strings.Split(stacks, "\n\n") {
+			if strings.Contains(g, "[IO wait") && strings.Contains(g, "(*ringReader).read") {
+				return
+			}
+		}
+		if time.Since(start) > testutil.Scaled(5*time.Second) {
+			t.Fatalf("no read parked in the netpoller:\n%s", stacks)
+		}
+	}
+}
+
+type readResult struct {
+	n   int
+	err error
+}
+
+// TestRingWaitInNetpoller: with nothing in the ring, a read waits parked in
+// Go's netpoller; events written without a wakeup do not end the wait, the
+// deadline does; the kernel's wakeup past a quarter of the ring does; and
+// Flush does, after which reads hand out what the ring holds, then
+// ringbuf.ErrFlushed.
+func TestRingWaitInNetpoller(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	_, r, emit := startSmall(t)
+	reads := make(chan readResult, 1)
+	start := func(deadline time.Time) {
+		r.SetDeadline(deadline)
+		go func() {
+			raw, err := r.read()
+			reads <- readResult{len(raw), err}
+		}()
+		waitParked(t)
+	}
+	got := func(what string) readResult {
+		t.Helper()
+		select {
+		case res := <-reads:
+			return res
+		case <-time.After(testutil.Scaled(5 * time.Second)):
+			t.Fatalf("%s: the read did not return", what)
+			return readResult{}
+		}
+	}
+	// drain reads, with no wait, what the ring holds; it returns how many.
+	drain := func(last error) int {
+		t.Helper()
+		r.SetDeadline(time.Unix(1, 0))
+		n := 0
+		for {
+			_, err := r.read()
+			if err != nil {
+				if !errors.Is(err, last) {
+					t.Fatalf("read: %v, want %v", err, last)
+				}
+				return n
+			}
+			n++
+		}
+	}
+	hour := func() time.Time { return time.Now().Add(time.Hour) }
+
+	// Below a quarter of lossy's 4096-byte ring (16 bytes an event with its
+	// header) the kernel does not wake the reader: the wait goes on until
+	// its deadline, which here is moved to now.
+	start(hour())
+	emit(10)
+	select {
+	case res := <-reads:
+		t.Fatalf("woken by events below a quarter of the ring: %+v", res)
+	case <-time.After(100 * time.Millisecond):
+	}
+	r.SetDeadline(time.Unix(1, 0))
+	if res := got("deadline"); res.err != nil || res.n == 0 {
+		t.Fatalf("after the deadline: %+v, want an event", res)
+	}
+	if n := drain(os.ErrDeadlineExceeded); n != 9 {
+		t.Fatalf("%d more events, want 9", n)
+	}
+
+	// Past a quarter, and the strides of every CPU: the kernel wakes it.
+	cpus, err := ebpf.PossibleCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	more := 4096/4/16 + 4096/16/16 + cpus + 2
+	start(hour())
+	emit(more)
+	if res := got("wakeup"); res.err != nil || res.n == 0 {
+		t.Fatalf("after the wakeup: %+v, want an event", res)
+	}
+	if n := drain(os.ErrDeadlineExceeded); n != more-1 {
+		t.Fatalf("%d more events, want %d", n, more-1)
+	}
+
+	// Flush ends a wait that nothing else would end for an hour.
+	start(hour())
+	emit(3)
+	r.Flush()
+	if res := got("flush"); res.err != nil || res.n == 0 {
+		t.Fatalf("after Flush: %+v, want an event", res)
+	}
+	if n := drain(ringbuf.ErrFlushed); n != 2 {
+		t.Fatalf("%d more events before ErrFlushed, want 2", n)
+	}
+}
+
+// TestRunStopsWhileWaiting: Run, cancelled while its read is parked in the
+// netpoller with events in the ring that woke nobody, hands them all over
+// and returns.
+func TestRunStopsWhileWaiting(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	s, _, emit := startSmall(t)
 	h := &atomicHandler{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx, h) }()
-	wait := func(want int64) {
-		t.Helper()
-		for start := time.Now(); h.events.Load() < want; time.Sleep(time.Millisecond) {
-			if time.Since(start) > testutil.Scaled(5*time.Second) {
-				t.Fatalf("delivered %d, want %d", h.events.Load(), want)
-			}
-		}
-	}
-	// lossy's ring: 4096 bytes, 16 bytes an event with its header.
-	emit(10) // no wakeup: found when the wait's deadline passes
-	wait(10)
-	emit(200) // past a quarter: wakes the reader
-	wait(210)
-	// Cancelled while waiting on an empty ring, then while events wait.
-	time.Sleep(2 * readPoll)
+	waitParked(t)
 	emit(5)
 	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(testutil.Scaled(5 * time.Second)):
+		t.Fatal("Run did not return after its context ended")
 	}
-	if n := h.events.Load(); n != 215 || s.Lost() != 0 {
-		t.Errorf("delivered %d, lost %d; want 215, none lost", n, s.Lost())
+	if n := h.events.Load(); n != 5 || s.Lost() != 0 {
+		t.Errorf("delivered %d, lost %d; want 5, none lost", n, s.Lost())
 	}
 }
