@@ -88,14 +88,8 @@ type ringReader struct {
 // newRingReader reads rd, waiting in the netpoller where it can.
 func newRingReader(rd *ringbuf.Reader, m *ebpf.Map, log hclog.Logger) *ringReader {
 	r := &ringReader{Reader: rd}
-	f, err := pollable(m.FD())
+	f, wait, err := pollable(m.FD())
 	if err != nil {
-		log.Debug("ring buffer waited for in its own epoll", "reason", err)
-		return r
-	}
-	wait, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
 		log.Debug("ring buffer waited for in its own epoll", "reason", err)
 		return r
 	}
@@ -106,26 +100,32 @@ func newRingReader(rd *ringbuf.Reader, m *ebpf.Map, log hclog.Logger) *ringReade
 	return r
 }
 
-// pollable returns a duplicate of fd in Go's netpoller. The duplicate
-// shares fd's open file description, so fd becomes non-blocking too,
-// which a map's fd ignores (bpf(2), mmap and epoll do not look at it);
-// os.NewFile hands only non-blocking fds to the netpoller.
-func pollable(fd int) (*os.File, error) {
+// pollable returns a duplicate of fd in Go's netpoller, and its RawConn.
+// The duplicate shares fd's open file description, so fd becomes
+// non-blocking too, which a map's fd ignores (bpf(2), mmap and epoll do
+// not look at it); os.NewFile hands only non-blocking fds to the
+// netpoller.
+func pollable(fd int) (*os.File, syscall.RawConn, error) {
 	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("duplicate ring buffer fd: %w", err)
+		return nil, nil, fmt.Errorf("duplicate ring buffer fd: %w", err)
 	}
 	if err := unix.SetNonblock(dup, true); err != nil {
 		unix.Close(dup)
-		return nil, fmt.Errorf("set ring buffer fd non-blocking: %w", err)
+		return nil, nil, fmt.Errorf("set ring buffer fd non-blocking: %w", err)
 	}
 	f := os.NewFile(uintptr(dup), "ringbuf")
 	// Deadlines work only on files the netpoller took.
 	if err := f.SetReadDeadline(time.Time{}); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("poll ring buffer: %w", err)
+		return nil, nil, fmt.Errorf("poll ring buffer: %w", err)
 	}
-	return f, nil
+	wait, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("poll ring buffer: %w", err)
+	}
+	return f, wait, nil
 }
 
 func (r *ringReader) SetDeadline(t time.Time) {

@@ -147,11 +147,7 @@ func TestSkippedRuns(t *testing.T) {
 // buffers, before 5.8, wake the reader for every event: no policy to test.)
 func TestWakeupAtQuarter(t *testing.T) {
 	testutil.RequirePrivileged(t)
-	t.Setenv("EBTOOLS_FORCE", "")
-	s, _ := startLossy(t, Hook{Name: "getsid", Choices: [][]string{{lossyProgLossySmall}}})
-	if s.perfbuf {
-		t.Skip("no BPF ring buffer in this kernel (5.8+)")
-	}
+	s, emit := startSmall(t)
 	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		t.Fatal(err)
@@ -176,14 +172,8 @@ func TestWakeupAtQuarter(t *testing.T) {
 		}
 	}
 
-	// lossy's ring: 4096 bytes; each event 8 bytes and an 8-byte header,
-	// which the stride counts too.
-	const ring4, record = 4096 / 4, 16
-	emit := func(n int) {
-		for i := 0; i < n; i++ {
-			unix.Getsid(0)
-		}
-	}
+	// The stride counts the 8-byte header too.
+	const ring4, record = lossyRing / 4, smallRecord
 	// The ring holds a quarter exactly: no event saw more, none woke.
 	emit(ring4 / record)
 	if woken(0) {
@@ -195,7 +185,7 @@ func TestWakeupAtQuarter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	more := (4096/16)/record + cpus + 2
+	more := (lossyRing/16)/record + cpus + 2
 	emit(more)
 	if !woken(1000) {
 		t.Fatalf("not woken with the ring over a quarter and a sixteenth full")
@@ -213,24 +203,34 @@ type atomicHandler struct{ events atomic.Int64 }
 func (h *atomicHandler) Event([]byte) error { h.events.Add(1); return nil }
 func (h *atomicHandler) Flush() error       { return nil }
 
-// startSmall starts lossy's 8-byte events on getsid, on a ring buffer, and
-// returns its reader and a function that makes n events.
-func startSmall(t *testing.T) (*Session, *ringReader, func(n int)) {
+// lossy's ring holds lossyRing bytes; a small event takes smallRecord of
+// them: 8 bytes and an 8-byte header.
+const lossyRing, smallRecord = 4096, 16
+
+// startSmall starts lossy's small events on getsid, on a ring buffer, and
+// returns a function that makes n events.
+func startSmall(t *testing.T) (*Session, func(n int)) {
 	t.Helper()
 	t.Setenv("EBTOOLS_FORCE", "")
 	s, _ := startLossy(t, Hook{Name: "getsid", Choices: [][]string{{lossyProgLossySmall}}})
 	if s.perfbuf {
 		t.Skip("no BPF ring buffer in this kernel (5.8+)")
 	}
-	r, ok := s.reader.(*ringReader)
-	if !ok || r.ring == nil {
-		t.Fatalf("reader %T does not wait in the netpoller", s.reader)
-	}
-	return s, r, func(n int) {
+	return s, func(n int) {
 		for i := 0; i < n; i++ {
 			unix.Getsid(0)
 		}
 	}
+}
+
+// netpolled returns s's reader, which waits in the netpoller.
+func netpolled(t *testing.T, s *Session) *ringReader {
+	t.Helper()
+	r, ok := s.reader.(*ringReader)
+	if !ok || r.ring == nil {
+		t.Fatalf("reader %T does not wait in the netpoller", s.reader)
+	}
+	return r
 }
 
 // waitParked waits until a goroutine is parked in the netpoller inside
@@ -264,7 +264,8 @@ type readResult struct {
 // ringbuf.ErrFlushed.
 func TestRingWaitInNetpoller(t *testing.T) {
 	testutil.RequirePrivileged(t)
-	_, r, emit := startSmall(t)
+	s, emit := startSmall(t)
+	r := netpolled(t, s)
 	reads := make(chan readResult, 1)
 	start := func(deadline time.Time) {
 		r.SetDeadline(deadline)
@@ -302,8 +303,7 @@ func TestRingWaitInNetpoller(t *testing.T) {
 	}
 	hour := func() time.Time { return time.Now().Add(time.Hour) }
 
-	// Below a quarter of lossy's 4096-byte ring (16 bytes an event with its
-	// header) the kernel does not wake the reader: the wait goes on until
+	// Below a quarter of lossy's ring the kernel does not wake the reader: the wait goes on until
 	// its deadline, which here is moved to now.
 	start(hour())
 	emit(10)
@@ -325,7 +325,7 @@ func TestRingWaitInNetpoller(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	more := 4096/4/16 + 4096/16/16 + cpus + 2
+	more := lossyRing/4/smallRecord + lossyRing/16/smallRecord + cpus + 2
 	start(hour())
 	emit(more)
 	if res := got("wakeup"); res.err != nil || res.n == 0 {
@@ -352,7 +352,8 @@ func TestRingWaitInNetpoller(t *testing.T) {
 // and returns.
 func TestRunStopsWhileWaiting(t *testing.T) {
 	testutil.RequirePrivileged(t)
-	s, _, emit := startSmall(t)
+	s, emit := startSmall(t)
+	netpolled(t, s)
 	h := &atomicHandler{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
