@@ -38,8 +38,8 @@ type Proc struct {
 var Timeout = Scaled(20 * time.Second)
 
 // Slowdown is EBTOOLS_TEST_SLOWDOWN: how many times slower than real
-// hardware this machine runs (10 in the emulated test-kernels guest), 1 if
-// unset.
+// hardware this machine runs (20 or more in the emulated test-kernels
+// guests, as their calibration finds), 1 if unset.
 func Slowdown() int {
 	if n, err := strconv.Atoi(os.Getenv("EBTOOLS_TEST_SLOWDOWN")); err == nil && n > 1 {
 		return n

@@ -230,7 +230,7 @@ func testZeroLoss(t *testing.T, force string) {
 	// Under emulation (the test-kernels guests) both guest CPUs run on one
 	// host thread, so the reader runs only between the workload's slices:
 	// there the opens are paced to 200,000 a second divided by
-	// EBTOOLS_TEST_SLOWDOWN (20,000 on amd64); unpaced, the exit-only
+	// EBTOOLS_TEST_SLOWDOWN (10,000 on a normal day); unpaced, the exit-only
 	// hook let the workload outrun the reader (5 % lost in a 6.12 guest).
 	// Here, on real CPUs, they run as fast as they can.
 	loop := "loop:" + strconv.Itoa(n) + ":" + target
