@@ -2,7 +2,7 @@
 # /init of the test-kernels guest (see run.sh): mounts what a bare system
 # has, runs each package's test binary and reports on the serial console.
 # run.sh writes /etc/kerneltest.env: ONLY, RUN, COUNT, and the pace: BASE
-# (the slowdown this architecture's guest has on a normal day), NOMINAL
+# (the slowdown a guest has on a normal day), NOMINAL
 # (the calibration's time then, in hundredths of a second) and
 # FIXED_SLOWDOWN (KERNELTEST_SLOWDOWN, which wins when set).
 . /etc/kerneltest.env
@@ -19,8 +19,8 @@ echo "KERNELTEST kernel $(uname -r) $(uname -m)"
 
 # The pace. The host's speed, and so the emulated guest's, varies from
 # day to day (a 6.12 guest took 584 s one day and did not finish in 1,200
-# the next), so it is measured, not assumed: 400,000 one-byte reads and
-# writes, the best of three. SLOWDOWN, by which the tests stretch their
+# the next), so it is measured, not assumed: 200,000 one-byte reads and as
+# many writes, the best of three. SLOWDOWN, by which the tests stretch their
 # bounds and divide their paced rates, is BASE times the measured time
 # over NOMINAL, and never below BASE; SCALE (percent) is the same ratio,
 # which stretches each test binary's 10-minute bound here and, read from
@@ -30,7 +30,8 @@ for i in 1 2 3; do
 	read -r t0 _ </proc/uptime
 	dd if=/dev/zero of=/dev/null bs=1 count=200000 2>/dev/null
 	read -r t1 _ </proc/uptime
-	t=$(( ${t1%.*}${t1#*.} - ${t0%.*}${t0#*.} ))
+	# Hundredths: "12.05" is 12 * 100 + 105 - 100 (no leading zero, no octal).
+	t=$(( ${t1%.*} * 100 + 1${t1#*.} - ${t0%.*} * 100 - 1${t0#*.} ))
 	samples="$samples $t"
 	[ -z "$best" ] || [ "$t" -lt "$best" ] && best=$t
 done

@@ -46,6 +46,23 @@ cd "$(dirname "$0")/../.."
 export DEBIAN_FRONTEND=noninteractive
 here=internal/kerneltest
 
+# seconds DURATION: 90, 90s, 20m or 1h in seconds; anything else ends the
+# run.
+seconds() {
+	[[ $1 =~ ^([0-9]+)([smh]?)$ ]] || { echo "test-kernels: $1: want seconds, or a number with s, m or h" >&2; exit 2; }
+	local n=$((10#${BASH_REMATCH[1]}))
+	case ${BASH_REMATCH[2]} in
+	h) echo $((n * 3600)) ;;
+	m) echo $((n * 60)) ;;
+	*) echo "$n" ;;
+	esac
+}
+
+budget=$(seconds "${KERNELTEST_BUDGET:-72}m")
+budget_end=$((started + budget))
+timeout_fixed=
+[ -z "${KERNELTEST_TIMEOUT:-}" ] || timeout_fixed=$(seconds "$KERNELTEST_TIMEOUT")
+
 kernels=("$@")
 [ ${#kernels[@]} -gt 0 ] || read -r -a kernels <<<"${KERNELTEST_KERNELS:-amd64-6.1 arm64-6.1 amd64-6.12}"
 
@@ -263,7 +280,9 @@ boot() {
 	[ "$arch" = arm64 ] && limit=2100
 	watch "$log" "$work/qemu.pid" "$limit" $((later * 300)) &
 	local watcher=$!
-	timeout $(($(seconds_left) + 60)) "${qemu[@]}" -pidfile "$work/qemu.pid" -m 2048 -smp 2 -nographic -no-reboot \
+	# The backstop, should the watcher fail: the budget, less the reserve.
+	local backstop=$(($(seconds_left) - later * 300 + 60))
+	timeout -k 30 $((backstop > 60 ? backstop : 60)) "${qemu[@]}" -pidfile "$work/qemu.pid" -m 2048 -smp 2 -nographic -no-reboot \
 		-kernel "$kdir/boot/vmlinuz-$kver" -initrd "$work/initrd-$k.gz" </dev/null |
 		sed -u -e 's/\x1b[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' -e 's/\r$//' | tee "$log" |
 		grep --line-buffered -E 'KERNELTEST|--- (PASS|FAIL|SKIP)|_test.go:[0-9]+: kernel |: (FAIL|panic)|BUG:|lockup|^[a-z_ ]+ +(yes|no) ' || true
@@ -279,12 +298,12 @@ boot() {
 # when only RESERVE seconds of the budget are left for the guests after
 # it; says why in $work/stopped.
 watch() {
-	local log=$1 pidfile=$2 limit=$3 reserve=$4 start now scale end why
+	local log=$1 pidfile=$2 limit=$3 reserve=$4 start now scale end why pid
 	start=$(date +%s)
 	while sleep 2; do
 		now=$(date +%s)
 		if [ -n "${KERNELTEST_TIMEOUT:-}" ]; then
-			end=$((start + $(seconds "$KERNELTEST_TIMEOUT"))) why="KERNELTEST_TIMEOUT=$KERNELTEST_TIMEOUT"
+			end=$((start + timeout_fixed)) why="KERNELTEST_TIMEOUT=$KERNELTEST_TIMEOUT"
 		else
 			scale=$(sed -n 's/^KERNELTEST pace .* scale=\([0-9]*\)%.*/\1/p' "$log" 2>/dev/null | head -1 || true)
 			end=$((start + limit * ${scale:-100} / 100)) why="its limit, ${limit} s times its pace's scale of ${scale:-100} %"
@@ -293,20 +312,12 @@ watch() {
 			end=$((budget_end - reserve)) why="the budget (KERNELTEST_BUDGET=${KERNELTEST_BUDGET:-72} minutes) less ${reserve} s for the guests after it"
 		fi
 		[ "$now" -ge "$end" ] || continue
+		pid=$(cat "$pidfile" 2>/dev/null || true)
+		[ -n "$pid" ] || continue # qemu has not started yet
 		echo "stopped after $((now - start)) s: $why" >"$work/stopped"
-		kill "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null || true
+		kill "$pid" 2>/dev/null || true
 		return
 	done
-}
-
-# seconds DURATION: 90, 90s, 20m or 1h in seconds.
-seconds() {
-	case $1 in
-	*h) echo $((${1%h} * 3600)) ;;
-	*m) echo $((${1%m} * 60)) ;;
-	*s) echo "${1%s}" ;;
-	*) echo "$1" ;;
-	esac
 }
 
 # report KERNEL RELEASE LOG SECONDS: count what the guest said. A skip fails
@@ -352,7 +363,6 @@ seconds_left() {
 	echo $((left > 0 ? left : 0))
 }
 
-budget_end=$((started + ${KERNELTEST_BUDGET:-72} * 60))
 total_pass=0 total_fail=0 total_skip=0 booted=0
 failed_kernels=()
 : >"$work/lines"
