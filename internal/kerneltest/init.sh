@@ -40,7 +40,7 @@ SCALE=$(( best * 100 / NOMINAL ))
 SLOWDOWN=$(( (BASE * SCALE + 99) / 100 ))
 [ -z "$FIXED_SLOWDOWN" ] || SLOWDOWN=$FIXED_SLOWDOWN
 echo "KERNELTEST pace calibration=${best}cs (of$samples) nominal=${NOMINAL}cs scale=${SCALE}% slowdown=$SLOWDOWN"
-export EBTOOLS_BINARY=/bin/ebtools EBTOOLS_REQUIRE_PRIVILEGED=1 EBTOOLS_TEST_SLOWDOWN="$SLOWDOWN" \
+export EBTOOLS_BINARY=/bin/ebtools EBTOOLS_REQUIRE_PRIVILEGED=1 EBTOOLS_TEST_SLOWDOWN="$SLOWDOWN" EBTOOLS_TEST_PACE=2 \
 	EBTOOLS_TESTBIN_DIR=/testbin TMPDIR=/tmp
 /bin/ebtools doctor
 failed=0

@@ -229,13 +229,13 @@ func testZeroLoss(t *testing.T, force string) {
 	defer out.Close()
 	// Under emulation (the test-kernels guests) both guest CPUs run on one
 	// host thread, so the reader runs only between the workload's slices:
-	// there the opens are paced to 200,000 a second divided by
-	// EBTOOLS_TEST_SLOWDOWN (10,000 on a normal day); unpaced, the exit-only
-	// hook let the workload outrun the reader (5 % lost in a 6.12 guest).
+	// there the opens are paced (testutil.Paced: 200,000 a second, 10,000
+	// in an x86 guest on a normal day); unpaced, the exit-only hook let
+	// the workload outrun the reader (5 % lost in a 6.12 guest).
 	// Here, on real CPUs, they run as fast as they can.
 	loop := "loop:" + strconv.Itoa(n) + ":" + target
-	if testutil.Slowdown() > 1 {
-		loop += ":" + strconv.Itoa(200000/testutil.Slowdown())
+	if rate := testutil.Paced(200000); rate > 0 {
+		loop += ":" + strconv.Itoa(rate)
 	}
 	w := startWorkload(t, loop)
 	p := startForced(t, force, out, "opensnoop", "-p", strconv.Itoa(w.pid))

@@ -248,10 +248,7 @@ func TestTenThousand(t *testing.T) {
 	}
 	touch(t, filepath.Join(dir, "end"))
 	p := testutil.Start(t, "unlinksnoop", "-p", strconv.Itoa(os.Getpid()), "--path", dir)
-	rate := 0
-	if testutil.Slowdown() > 1 {
-		rate = 50000 / testutil.Slowdown()
-	}
+	rate := testutil.Paced(50000)
 	began := time.Now()
 	for i := 0; i < n; i++ {
 		if err := unix.Unlink(filepath.Join(dir, strconv.Itoa(i))); err != nil {
