@@ -25,7 +25,7 @@ echo "KERNELTEST kernel $(uname -r) $(uname -m)"
 # over NOMINAL, and never below BASE; SCALE (percent) is the same ratio,
 # which stretches each test binary's 10-minute bound here and, read from
 # this line, run.sh's limit for the whole guest.
-best=
+best= samples=
 for i in 1 2 3; do
 	read -r t0 _ </proc/uptime
 	dd if=/dev/zero of=/dev/null bs=1 count=200000 2>/dev/null

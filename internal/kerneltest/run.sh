@@ -245,8 +245,8 @@ boot() {
 	# again (EBTOOLS_TEST_PACE, testutil.Paced): both vCPUs share one host
 	# thread, so a busy workload starves the reader (at 1, the x86 guests
 	# lost events in 3 of 4 runs of opensnoop's and the rotation test on a
-	# day whose calibration was normal). A slowdown of 20 everywhere did
-	# too, but made the 6.1 guest's run 30 % longer.
+	# day whose calibration was normal). A slowdown of 20 everywhere also
+	# lost nothing, but made the 6.1 guest's packages up to a third slower.
 	local base=10
 	[ "$arch" = arm64 ] && base=20
 	cat >"$kroot/etc/kerneltest.env" <<-ENV

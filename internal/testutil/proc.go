@@ -48,8 +48,8 @@ func Slowdown() int {
 }
 
 // Paced is rate, a number of events a second that a tool keeps up with on
-// real hardware, for this machine: unchanged on real CPUs (0: as fast as
-// they go), over Slowdown and EBTOOLS_TEST_PACE under emulation. There
+// real hardware, for this machine: 0 on real CPUs (no pacing: as fast as
+// they go), rate over Slowdown and EBTOOLS_TEST_PACE under emulation. There
 // one host thread runs both guest CPUs, so a busy workload starves the
 // tool's reader: the test-kernels guests set a pace of 2 (at 1, the x86
 // guests lost events in 3 of 4 runs of the paced tests on a normal day).

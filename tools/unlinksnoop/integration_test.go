@@ -233,7 +233,7 @@ func TestFailedOnly(t *testing.T) {
 // TestTenThousand is the acceptance load: 10,000 deletions in a tight loop.
 // Under emulation (the test-kernels guests) both guest CPUs run on one
 // host thread, so the reader runs only between the loop's slices: there
-// the deletions are paced to 50,000 a second over EBTOOLS_TEST_SLOWDOWN,
+// the deletions are paced to 50,000 a second (testutil.Paced),
 // with a pause of a millisecond at least every 100 (unpaced, a 6.1 guest
 // lost 852 of the 10,000 to its full 1 MiB ring, and paced to 200,000
 // over the slowdown, which the loop never outran there, a 6.12 guest 991:
