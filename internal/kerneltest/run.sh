@@ -274,7 +274,7 @@ boot() {
 	esac
 	log=${KERNELTEST_LOGDIR:-/tmp}/ebtools-kerneltest-$k.log
 	echo "== booting $kver under qemu (software emulation); serial console: $log"
-	# A full run takes 10-20 minutes on the amd64 kernels and 15-27 on
+	# A full run takes 10-20 minutes on the amd64 kernels and 15-33 on
 	# arm64 (the calibration's days, 2026-12-02 and 03: a 6.1 guest took
 	# 1,172 s at a scale of 100 %): a guest is stopped after 30 minutes
 	# (arm64: 45) times the scale its calibration found, and never later
