@@ -17,9 +17,10 @@ import (
 )
 
 // TestOutputFileRotation: opensnoop -o json --output-file under about
-// 100,000 opens a second (testutil.Paced under emulation) for 5 seconds, its file renamed and SIGHUP sent 100 times in
-// the meantime, as logrotate does: the files together hold every open
-// exactly once, each line one whole JSON object, and nothing was lost.
+// 100,000 opens a second (testutil.Paced under emulation) for 5 seconds,
+// its file renamed and SIGHUP sent 100 times in the meantime, as logrotate
+// does: the files together hold every open exactly once, each line one
+// whole JSON object, and nothing was lost.
 func TestOutputFileRotation(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	const rotations, seconds = 100, 5

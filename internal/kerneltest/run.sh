@@ -280,12 +280,12 @@ boot() {
 	# (arm64: 45) times the scale its calibration found, and never later
 	# than the budget leaves for the guests after it (see watch).
 	rm -f "$work/stopped" "$work/qemu.pid" "$log"
-	local began=$SECONDS limit=1800 later=$((${#kernels[@]} - ++booted))
+	local began=$SECONDS limit=1800 reserve=$(((${#kernels[@]} - ++booted) * 300))
 	[ "$arch" = arm64 ] && limit=2700
-	watch "$log" "$work/qemu.pid" "$limit" $((later * 300)) &
+	watch "$log" "$work/qemu.pid" "$limit" "$reserve" &
 	local watcher=$!
 	# The backstop, should the watcher fail: the budget, less the reserve.
-	local backstop=$(($(seconds_left) - later * 300 + 60))
+	local backstop=$(($(seconds_left) - reserve + 60))
 	timeout -k 30 $((backstop > 60 ? backstop : 60)) "${qemu[@]}" -pidfile "$work/qemu.pid" -m 2048 -smp 2 -nographic -no-reboot \
 		-kernel "$kdir/boot/vmlinuz-$kver" -initrd "$work/initrd-$k.gz" </dev/null |
 		sed -u -e 's/\x1b[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' -e 's/\r$//' | tee "$log" |
@@ -306,10 +306,11 @@ watch() {
 	start=$(date +%s)
 	while sleep 2; do
 		now=$(date +%s)
-		if [ -n "${KERNELTEST_TIMEOUT:-}" ]; then
+		if [ -n "$timeout_fixed" ]; then
 			end=$((start + timeout_fixed)) why="KERNELTEST_TIMEOUT=$KERNELTEST_TIMEOUT"
 		else
-			scale=$(sed -n 's/^KERNELTEST pace .* scale=\([0-9]*\)%.*/\1/p' "$log" 2>/dev/null | head -1 || true)
+			# The pace line comes once, early: read until it has.
+			[ -n "${scale:-}" ] || scale=$(sed -n 's/^KERNELTEST pace .* scale=\([0-9]*\)%.*/\1/p' "$log" 2>/dev/null | head -1 || true)
 			end=$((start + limit * ${scale:-100} / 100)) why="its limit, ${limit} s times its pace's scale of ${scale:-100} %"
 		fi
 		if [ $((budget_end - reserve)) -lt "$end" ]; then
