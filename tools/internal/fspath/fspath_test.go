@@ -3,6 +3,7 @@ package fspath
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -21,11 +22,15 @@ const mountinfo = `27 1 254:0 / / rw,relatime - ext4 /dev/vda rw
 60 27 0:60 /sub /opt/sub rw - xfs /dev/vdb rw
 `
 
-func testMounts(t *testing.T) *Mounts {
+// testMounts reads the table above from a file, as NewMounts reads
+// /proc/1/mountinfo, so a reload on a slow machine rereads the same mounts.
+func testMounts(t testing.TB) *Mounts {
 	t.Helper()
-	m := &Mounts{now: time.Now, loaded: time.Now()}
-	m.byDev = parseMountinfo(strings.NewReader(mountinfo))
-	return m
+	file := t.TempDir() + "/mountinfo"
+	if err := writeFile(file, mountinfo); err != nil {
+		t.Fatal(err)
+	}
+	return NewMounts(file)
 }
 
 const (
@@ -120,6 +125,40 @@ func TestMountsReload(t *testing.T) {
 	if b, ok := m.Host(nil, 70, []byte("/f")); !ok || string(b) != "/new/f" {
 		t.Fatalf("after reloadGap: %q, %v", b, ok)
 	}
+	// A table that cannot be read keeps the mounts known so far.
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(reloadGap)
+	if _, ok := m.Host(nil, 80, []byte("/f")); ok {
+		t.Fatal("found a device in no table")
+	}
+	if b, ok := m.Host(nil, 254<<20, []byte("/f")); !ok || string(b) != "/f" {
+		t.Fatalf("after a failed reread: %q, %v", b, ok)
+	}
+	if !m.loaded.Equal(now) {
+		t.Fatalf("failed reread not timed: loaded %v, want %v", m.loaded, now)
+	}
+}
+
+// TestHostPathSlowClock: lookups that miss, more than reloadGap apart,
+// reread the table and still find what was mounted all along (the
+// arm64 guest once lost its test table this way).
+func TestHostPathSlowClock(t *testing.T) {
+	m := testMounts(t)
+	now := time.Unix(100, 0)
+	m.now = func() time.Time { return now }
+	h := NewHost(m)
+	for i := 0; i < 3; i++ {
+		now = now.Add(reloadGap)
+		if _, onHost := h.Append(nil, Path{FS: []byte("/a"), Dev: 7<<20 | 7}); onHost {
+			t.Fatal("unknown device on host")
+		}
+		now = now.Add(reloadGap)
+		if b, onHost := h.Append(nil, Path{FS: []byte("/usr/bin/x"), Dev: ext4}); !onHost || string(b) != "/usr/bin/x" {
+			t.Fatalf("round %d: %q, %v", i, b, onHost)
+		}
+	}
 }
 
 func TestDecode(t *testing.T) {
@@ -145,7 +184,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("0123456789/srv/data/fname"), uint16(10), uint16(9), uint16(20), uint16(5), uint32(ext4), uint32(0))
 	f.Add([]byte("a\nb\x1b"), uint16(0), uint16(4), uint16(0), uint16(0), uint32(0), uint32(Unresolved|ArgCut))
 	f.Add([]byte{}, uint16(0), uint16(0), uint16(0), uint16(0), uint32(0), uint32(Unreadable|Detached|Deleted))
-	h := NewHost(&Mounts{now: time.Now, loaded: time.Now(), byDev: parseMountinfo(strings.NewReader(mountinfo))})
+	h := NewHost(testMounts(f))
 	f.Fuzz(func(t *testing.T, b []byte, off, n, argOff, argLen uint16, dev, flags uint32) {
 		raw := Raw{Dev: dev, Flags: flags, Off: off, Len: n, ArgOff: argOff, ArgLen: argLen}
 		p, err := Decode(b, &raw)

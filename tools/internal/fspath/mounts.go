@@ -46,11 +46,16 @@ func NewMounts(file string) *Mounts {
 	return m
 }
 
+// load rereads the mount table. A failed read keeps the table it has: a
+// file that cannot be opened for a moment must not make every path look
+// unmounted.
 func (m *Mounts) load() {
 	m.loaded = m.now()
 	f, err := os.Open(m.file)
 	if err != nil {
-		m.byDev = map[uint32][]mount{}
+		if m.byDev == nil {
+			m.byDev = map[uint32][]mount{}
+		}
 		return
 	}
 	defer f.Close()
