@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ebtools/ebtools/internal/testutil"
 )
 
 func TestWriterBatchesUntilFlush(t *testing.T) {
@@ -46,7 +48,7 @@ func TestWatchClosed(t *testing.T) {
 	r.Close()
 	select {
 	case <-closed:
-	case <-time.After(5 * time.Second):
+	case <-time.After(testutil.Scaled(5 * time.Second)):
 		t.Fatal("closing the reader was not noticed")
 	}
 }
@@ -78,8 +80,8 @@ func TestWriterDiscard(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Flush after Discard = %v", err)
 		}
-	case <-time.After(time.Second):
-		t.Fatal("Flush still blocked 1 s after Discard")
+	case <-time.After(testutil.Scaled(time.Second)):
+		t.Fatalf("Flush still blocked %v after Discard", testutil.Scaled(time.Second))
 	}
 	t.Logf("Flush returned %v after Discard", time.Since(began))
 	if _, err := w.Write(line); err != nil || w.Flush() != nil {
@@ -134,11 +136,12 @@ func TestWriterDiscardAfter(t *testing.T) {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if took := time.Since(began); took < grace || took > grace+time.Second {
+	late := grace + testutil.Scaled(time.Second)
+	if took := time.Since(began); took < grace || took > late {
 		t.Errorf("writes and Flush returned after %v, want the grace of %v", took, grace)
 	}
 	w.Write(line)
-	if err := w.Flush(); err != nil || time.Since(began) > grace+time.Second {
+	if err := w.Flush(); err != nil || time.Since(began) > late {
 		t.Errorf("Flush after giving up: %v after %v", err, time.Since(began))
 	}
 	if u := w.Unwritten(); u == 0 || u > lines+1 {
