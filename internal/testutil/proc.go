@@ -49,19 +49,37 @@ func Slowdown() int {
 
 // Paced is rate, a number of events a second that a tool keeps up with on
 // real hardware, for this machine: 0 on real CPUs (no pacing: as fast as
-// they go), rate over Slowdown and EBTOOLS_TEST_PACE under emulation. There
-// one host thread runs both guest CPUs, so a busy workload starves the
-// tool's reader: the test-kernels guests set a pace of 2 (at 1, the x86
-// guests lost events in 3 of 4 runs of the paced tests on a normal day).
+// they go), rate over Slowdown and Pace under emulation. There one host
+// thread runs both guest CPUs, so a busy workload starves the tool's
+// reader: the test-kernels guests set a pace of 2 (at 1, the x86 guests
+// lost events in 3 of 4 runs of the paced tests on a normal day).
 func Paced(rate int) int {
 	if Slowdown() == 1 {
 		return 0
 	}
-	pace, err := strconv.Atoi(os.Getenv("EBTOOLS_TEST_PACE"))
-	if err != nil || pace < 1 {
-		pace = 1
+	return max(rate/Slowdown()/Pace(), 1)
+}
+
+// Sized is n, the size of a long workload whose every event a test checks
+// (a thousand execs, two thousand sessions), for this machine: n on real
+// CPUs, n over Pace under emulation. The guests check the same rows on
+// fewer of them, which keeps the three guests within CI's time on a slow
+// day; the host runs the full size.
+func Sized(n int) int {
+	if Slowdown() == 1 {
+		return n
 	}
-	return max(rate/Slowdown()/pace, 1)
+	return max(n/Pace(), 1)
+}
+
+// Pace is EBTOOLS_TEST_PACE, how much lighter than on the host an
+// emulated machine's workloads are (2 in the test-kernels guests), 1 if
+// unset.
+func Pace() int {
+	if n, err := strconv.Atoi(os.Getenv("EBTOOLS_TEST_PACE")); err == nil && n > 1 {
+		return n
+	}
+	return 1
 }
 
 // Scaled is d times Slowdown: a time bound that holds on real hardware,

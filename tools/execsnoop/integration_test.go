@@ -178,12 +178,13 @@ func TestJSONRows(t *testing.T) {
 }
 
 // TestForkExecLiterals is the workload: a C program forks and
-// execv()s string literals 1,000 times. Every row has the exact argv, in
-// text and JSON, on both event buffers, and nothing is lost.
+// execv()s string literals 1,000 times (half that in the test-kernels
+// guests: testutil.Sized). Every row has the exact argv, in text and JSON,
+// on both event buffers, and nothing is lost.
 func TestForkExecLiterals(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	bin := testutil.CBinary(t, "testdata/forkexec.c")
-	const n = 1000
+	n := testutil.Sized(1000)
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
 			testutil.EachForced(t, func(t *testing.T, force string) {
