@@ -249,7 +249,7 @@ boot() {
 	# lost nothing, but made the 6.1 guest's packages up to a third slower.
 	# The two longest exact-count workloads (execsnoop's fork-exec, the
 	# metrics scrape) are cut by the same pace (testutil.Sized): 320 s of
-	# the 6.1 guest's 1,172 on 2026-12-03.
+	# the 6.1 guest's 1,160 in a CI run on 2026-12-03.
 	local base=10
 	[ "$arch" = arm64 ] && base=20
 	cat >"$kroot/etc/kerneltest.env" <<-ENV
