@@ -20,17 +20,16 @@ import (
 // and -o none, scraped every 100 ms by a real Prometheus server (a direct
 // scrape in the test-kernels guests, see newQuerier) while the test makes
 // known activity; Prometheus's HTTP API must give the exact counts: 1,000
-// execs of a workload, 2,000 TCP sessions (half of each in the
-// test-kernels guests: testutil.Sized), and 100, 200 and 300 packets from
-// three sources. Each endpoint passes promtool check metrics.
+// execs of a workload, 2,000 TCP sessions, and 100, 200 and 300 packets
+// from three sources. Each endpoint passes promtool check metrics.
 func TestMetricsScraped(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	// execsnoop: the children of a workload that execs itself 1,000 times.
-	nExecs := testutil.Sized(1000)
+	const nExecs = 1000
 	execs := startFleet(t, "exec", strconv.Itoa(nExecs))
 	execP, execURL := startMetrics(t, "-o", "none", "execsnoop", "-P", strconv.Itoa(execs.pid()))
 	// tcplife: 2,000 sessions to a listener of this test, its side (-L).
-	nSessions, payload := testutil.Sized(2000), 100
+	const nSessions, payload = 2000, 100
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -56,8 +55,9 @@ func TestMetricsScraped(t *testing.T) {
 		targets = append(targets, pu.Host)
 	}
 	q := newQuerier(t, targets)
+	checks := &sumChecks{q: q}
 	for _, tool := range []string{"execsnoop", "tcplife", "ipcount"} {
-		waitFor(t, q, "ebtools_up", map[string]string{"tool": tool}, 1)
+		checks.waitFor(t, "ebtools_up", map[string]string{"tool": tool}, 1)
 	}
 
 	execs.run(t)
@@ -68,21 +68,22 @@ func TestMetricsScraped(t *testing.T) {
 		total += n
 	}
 
-	waitFor(t, q, "ebtools_execsnoop_execs_total", map[string]string{"result": "ok"}, float64(nExecs))
-	waitFor(t, q, "ebtools_tcplife_sessions_total", map[string]string{"family": "ipv4"}, float64(nSessions))
-	waitFor(t, q, "ebtools_tcplife_bytes_total", map[string]string{"direction": "rx"}, float64(nSessions*payload))
-	waitFor(t, q, "ebtools_tcplife_bytes_total", map[string]string{"direction": "tx"}, 0)
-	waitFor(t, q, "ebtools_tcplife_session_duration_seconds_count", nil, float64(nSessions))
+	checks.waitFor(t, "ebtools_execsnoop_execs_total", map[string]string{"result": "ok"}, nExecs)
+	checks.waitFor(t, "ebtools_tcplife_sessions_total", map[string]string{"family": "ipv4"}, nSessions)
+	checks.waitFor(t, "ebtools_tcplife_bytes_total", map[string]string{"direction": "rx"}, nSessions*payload)
+	checks.waitFor(t, "ebtools_tcplife_bytes_total", map[string]string{"direction": "tx"}, 0)
+	checks.waitFor(t, "ebtools_tcplife_session_duration_seconds_count", nil, nSessions)
 	for src, n := range sources {
-		waitFor(t, q, "ebtools_ipcount_source_packets_total", map[string]string{"source": src, "verdict": "pass"}, float64(n))
-		waitFor(t, q, "ebtools_ipcount_source_bytes_total", map[string]string{"source": src, "verdict": "pass"}, float64(n*udpFrameLen))
+		checks.waitFor(t, "ebtools_ipcount_source_packets_total", map[string]string{"source": src, "verdict": "pass"}, float64(n))
+		checks.waitFor(t, "ebtools_ipcount_source_bytes_total", map[string]string{"source": src, "verdict": "pass"}, float64(n*udpFrameLen))
 	}
 	// The top sources and other add up to the exact IPv4 and IPv6 totals.
-	waitFor(t, q, "ebtools_ipcount_source_packets_total", map[string]string{"verdict": "pass"}, float64(total))
-	waitFor(t, q, "ebtools_ipcount_packets_total", map[string]string{"family": "ipv4", "verdict": "pass"}, float64(total))
-	waitFor(t, q, "ebtools_ipcount_packets_total", map[string]string{"family": "ipv6"}, 0)
-	waitFor(t, q, "ebtools_events_lost_total", nil, 0)
-	if n, _ := q.sum(t, "ebtools_events_total", map[string]string{"tool": "execsnoop"}); n < float64(nExecs) {
+	checks.waitFor(t, "ebtools_ipcount_source_packets_total", map[string]string{"verdict": "pass"}, float64(total))
+	checks.waitFor(t, "ebtools_ipcount_packets_total", map[string]string{"family": "ipv4", "verdict": "pass"}, float64(total))
+	checks.waitFor(t, "ebtools_ipcount_packets_total", map[string]string{"family": "ipv6"}, 0)
+	checks.waitFor(t, "ebtools_events_lost_total", nil, 0)
+	checks.settled(t)
+	if n, _ := q.sum(t, "ebtools_events_total", map[string]string{"tool": "execsnoop"}); n < nExecs {
 		t.Errorf("ebtools_events_total{tool=\"execsnoop\"} = %v, want at least %d", n, nExecs)
 	}
 	if _, ok := q.sum(t, "ebtools_build_info", map[string]string{"version": buildVersionOf(t)}); !ok {

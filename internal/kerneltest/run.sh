@@ -247,9 +247,9 @@ boot() {
 	# lost events in 3 of 4 runs of opensnoop's and the rotation test on a
 	# day whose calibration was normal). A slowdown of 20 everywhere also
 	# lost nothing, but made the 6.1 guest's packages up to a third slower.
-	# The two longest exact-count workloads (execsnoop's fork-exec, the
-	# metrics scrape) are cut by the same pace (testutil.Sized): 320 s of
-	# the 6.1 guest's 1,160 in a CI run on 2026-12-03.
+	# The longest exact-count workload, execsnoop's fork-exec, is cut by
+	# the same pace (testutil.Sized): 190 s of the 6.1 guest's 1,160 in a
+	# CI run on 2026-12-03.
 	local base=10
 	[ "$arch" = arm64 ] && base=20
 	cat >"$kroot/etc/kerneltest.env" <<-ENV
