@@ -236,17 +236,18 @@ func value(m *dto.Metric) float64 {
 // checks at the end that they stayed there.
 type sumChecks struct {
 	q      querier
-	waited []want
+	waited []expectedSum
 }
 
-type want struct {
+type expectedSum struct {
 	metric string
 	labels map[string]string
 	sum    float64
 }
 
-// waitFor waits until q says the sum is want, and fails t if it is not
-// within testutil.Timeout or goes past it.
+// waitFor waits until q says the sum of metric over the series matching
+// labels is sum, fails t if it is not within testutil.Timeout or goes past
+// it, and keeps it for settled.
 func (s *sumChecks) waitFor(t *testing.T, metric string, labels map[string]string, sum float64) {
 	t.Helper()
 	deadline := time.Now().Add(testutil.Timeout)
@@ -261,7 +262,7 @@ func (s *sumChecks) waitFor(t *testing.T, metric string, labels map[string]strin
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("%s: %s = %v", s.q, promQL(metric, labels), sum)
-	s.waited = append(s.waited, want{metric, labels, sum})
+	s.waited = append(s.waited, expectedSum{metric, labels, sum})
 }
 
 // settled waits for more scrapes and checks that every sum waited for

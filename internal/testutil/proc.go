@@ -62,9 +62,9 @@ func Paced(rate int) int {
 
 // Sized is n, the size of a long workload whose every event a test checks
 // (a thousand fork-execs), for this machine: n on real CPUs, n over Pace
-// under emulation. The guests check the same rows on
-// fewer of them, which keeps the three guests within CI's time on a slow
-// day; the host runs the full size.
+// under emulation. The guests check the same rows on fewer of them, which
+// keeps the three guests within CI's time on a slow day; the host runs the
+// full size.
 func Sized(n int) int {
 	if Slowdown() == 1 {
 		return n
