@@ -161,24 +161,31 @@ func setText(r *output.Row, col int, s string) {
 }
 
 // setAncestors fills the JSON ancestors (objects with pid, comm and
-// exec_id) and the text lineage (comm<-parent<-...).
+// exec_id) and the text lineage (comm<-parent<-...), each only if the
+// formatter prints it: --print-lineage text has no use for the JSON.
 func (tr *taskRow) setAncestors(r *output.Row, t *Task, anc []Ancestor) {
+	if r.Wants(ColLineage) {
+		r.Item(ColLineage, Comm(&t.Comm), false)
+		for i := range anc {
+			r.Item(ColLineage, Comm(&anc[i].Comm), false)
+		}
+	}
+	if !r.Wants(ColAncestors) {
+		return
+	}
 	b := append(tr.ancestors[:0], '[')
-	r.Item(ColLineage, Comm(&t.Comm), false)
 	for i := range anc {
 		a := &anc[i]
-		comm := Comm(&a.Comm)
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"pid":`...)
 		b = strconv.AppendUint(b, uint64(a.Pid), 10)
 		b = append(b, `,"comm":`...)
-		b = output.AppendJSONString(b, comm)
+		b = output.AppendJSONString(b, Comm(&a.Comm))
 		b = append(b, `,"exec_id":"`...)
 		b = AppendExecID(b, a.Pid, a.StartNs)
 		b = append(b, `"}`...)
-		r.Item(ColLineage, comm, false)
 	}
 	tr.ancestors = append(b, ']')
 	r.RawJSON(ColAncestors, tr.ancestors)

@@ -3,6 +3,7 @@ package tools
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,6 +129,36 @@ func TestEventHandler(t *testing.T) {
 			if out := run(output.JSON, tt.cfg, ColPID); (out != "") != tt.keep {
 				t.Errorf("printed %q, want kept %v", out, tt.keep)
 			}
+		})
+	}
+}
+
+// BenchmarkLineage is the task columns of an event with eight ancestors:
+// text with --print-lineage builds only LINEAGE, JSON only ancestors.
+func BenchmarkLineage(b *testing.B) {
+	task := Task{KtimeNs: start + 1e9, StartNs: 500, PstartNs: 400, Pid: 42, Tid: 42, Ppid: 41,
+		Comm: testutil.Comm("cat"), Pcomm: testutil.Comm("bash")}
+	var anc []Ancestor
+	for i := range 8 {
+		anc = append(anc, Ancestor{Pid: uint32(41 - i), StartNs: uint64(400 - i), Comm: testutil.Comm("bash")})
+	}
+	rec := taskRecord(task, 0, anc...)
+	for _, format := range []output.Format{output.Text, output.JSON} {
+		b.Run(map[output.Format]string{output.Text: "text", output.JSON: "json"}[format], func(b *testing.B) {
+			cfg := TaskConfig{PrintLineage: true}
+			if err := cfg.Check(); err != nil {
+				b.Fatal(err)
+			}
+			ev := Events{Task: &cfg, Columns: Columns(), Layout: []int{ColPID, ColComm},
+				Fill: func(*output.Row, []byte) (bool, error) { return true, nil }}
+			h := NewEventHandler(output.NewWriter(io.Discard), format, output.NewClockAt(boot, start), ev)
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := h.Event(rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+			h.Flush()
 		})
 	}
 }
