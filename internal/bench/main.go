@@ -199,6 +199,9 @@ type result struct {
 	cpu            time.Duration
 	rssKB          int64
 	attach         time.Duration
+	// The stats pass only: the tracer's BPF programs' run time and runs.
+	bpfNs   float64
+	bpfRuns uint64
 }
 
 func run() error {
@@ -233,9 +236,10 @@ func run() error {
 
 	var report strings.Builder
 	fmt.Fprintf(&report, "# ebtools bench, %s\n\n", time.Now().UTC().Format(time.RFC3339))
-	fmt.Fprintf(&report, "Kernel %s, %d CPUs; %d interleaved rounds, medians (captured: the worst round).\n\n", kernel(), numCPU(), *rounds)
-	fmt.Fprintln(&report, "| workload | tracer | ns/op | slowdown | captured / expected | lost | tracer CPU s | peak RSS MB | start to attached ms |")
-	fmt.Fprintln(&report, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Fprintf(&report, "Kernel %s, %d CPUs; %d interleaved rounds, medians (captured: the worst round); "+
+		"BPF ns/op from one more run with the kernel's BPF stats on.\n\n", kernel(), numCPU(), *rounds)
+	fmt.Fprintln(&report, "| workload | tracer | ns/op | slowdown | captured / expected | lost | tracer CPU s | peak RSS MB | start to attached ms | BPF ns/op |")
+	fmt.Fprintln(&report, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	port := 20000
 	for _, sc := range scenarios(*compare) {
 		if *only != "" && sc.name() != *only {
@@ -249,7 +253,7 @@ func run() error {
 				if sc.workload == "tcp" {
 					marker = strconv.Itoa(port)
 				}
-				res, err := measure(bin, tmp, sc, tr, marker)
+				res, err := measure(bin, tmp, sc, tr, marker, false)
 				if err != nil {
 					return fmt.Errorf("%s under %s: %w", sc.workload, tr.name, err)
 				}
@@ -258,14 +262,34 @@ func run() error {
 					r+1, sc.name(), tr.name, res.nsPerOp, res.captured, sc.expected(sc.n), res.lost)
 			}
 		}
+		// The stats pass, after the timed rounds.
+		bpfNs := make([]float64, len(sc.tracers))
+		for i, tr := range sc.tracers {
+			if tr.args == nil {
+				continue
+			}
+			port++
+			marker := fmt.Sprintf("ebtbenchs%d%d", i, time.Now().UnixNano()%1000000)
+			if sc.workload == "tcp" {
+				marker = strconv.Itoa(port)
+			}
+			res, err := measure(bin, tmp, sc, tr, marker, true)
+			if err != nil {
+				return fmt.Errorf("%s under %s, BPF stats: %w", sc.workload, tr.name, err)
+			}
+			bpfNs[i] = res.bpfNs / float64(sc.n)
+			fmt.Fprintf(os.Stderr, "stats   %-10s %-32s %8.0f BPF ns/op in %d runs\n", sc.name(), tr.name, bpfNs[i], res.bpfRuns)
+		}
 		base := median(results[0], func(r result) float64 { return r.nsPerOp })
 		for i, tr := range sc.tracers {
 			rs := results[i]
 			ns := median(rs, func(r result) float64 { return r.nsPerOp })
 			row := fmt.Sprintf("| %s | %s | %.0f | %.2fx |", sc.name(), tr.name, ns, ns/base)
 			switch {
-			case tr.args == nil, tr.floor:
-				row += " - | - | - | - | - |"
+			case tr.args == nil:
+				row += " - | - | - | - | - | - |"
+			case tr.floor:
+				row += fmt.Sprintf(" - | - | - | - | - | %.0f |", bpfNs[i])
 			default:
 				worst, maxLost := rs[0].captured, rs[0].lost
 				for _, r := range rs {
@@ -273,10 +297,11 @@ func run() error {
 					maxLost = max(maxLost, r.lost)
 				}
 				exp := sc.expected(sc.n)
-				row += fmt.Sprintf(" %d / %d (%.1f %%) | %d | %.2f | %.1f | %.0f |", worst, exp, 100*float64(worst)/float64(exp), maxLost,
+				row += fmt.Sprintf(" %d / %d (%.1f %%) | %d | %.2f | %.1f | %.0f | %.0f |", worst, exp, 100*float64(worst)/float64(exp), maxLost,
 					median(rs, func(r result) float64 { return r.cpu.Seconds() }),
 					median(rs, func(r result) float64 { return float64(r.rssKB) / 1024 }),
-					median(rs, func(r result) float64 { return float64(r.attach.Milliseconds()) }))
+					median(rs, func(r result) float64 { return float64(r.attach.Milliseconds()) }),
+					bpfNs[i])
 			}
 			fmt.Fprintln(&report, row)
 		}
@@ -303,11 +328,19 @@ func run() error {
 	return nil
 }
 
-// measure runs one workload under one tracer.
-func measure(ebtools, tmp string, sc scenario, tr tracer, marker string) (result, error) {
+// measure runs one workload under one tracer; with stats, it counts the
+// run time of the tracer's BPF programs (see bpfstats.go).
+func measure(ebtools, tmp string, sc scenario, tr tracer, marker string, stats bool) (result, error) {
 	var res result
 	var cmd *exec.Cmd
 	var stdout, stderr *os.File
+	var bs *bpfStats
+	if stats {
+		var err error
+		if bs, err = newBPFStats(); err != nil {
+			return res, err
+		}
+	}
 	if tr.args != nil {
 		var err error
 		if stdout, err = os.CreateTemp(tmp, "out-"); err != nil {
@@ -333,6 +366,12 @@ func measure(ebtools, tmp string, sc scenario, tr tracer, marker string) (result
 			time.Sleep(2 * time.Millisecond)
 		}
 		res.attach = time.Since(began)
+		if bs != nil {
+			if err := bs.start(); err != nil {
+				cmd.Process.Kill()
+				return res, err
+			}
+		}
 	}
 	for range sc.busy {
 		hog := exec.Command("/bin/sh", "-c", "while :; do :; done")
@@ -353,6 +392,12 @@ func measure(ebtools, tmp string, sc scenario, tr tracer, marker string) (result
 	res.nsPerOp, _ = strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
 	if cmd == nil {
 		return res, nil
+	}
+	if bs != nil {
+		if res.bpfNs, res.bpfRuns, err = bs.runtime(); err != nil {
+			cmd.Process.Kill()
+			return res, err
+		}
 	}
 	time.Sleep(300 * time.Millisecond) // the last events through the buffers
 	// The tracer's own peak RSS: wait4's ru_maxrss would include the memory
