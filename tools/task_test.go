@@ -133,6 +133,51 @@ func TestEventHandler(t *testing.T) {
 	}
 }
 
+// TestTaskRowAncestors: a row made for its formatter gets the ancestors
+// in the form that formatter prints (and only that one is built); a row
+// that wants every column gets both forms.
+func TestTaskRowAncestors(t *testing.T) {
+	task := Task{KtimeNs: start + 1e9, StartNs: 500, Pid: 42, Tid: 42, Ppid: 41, Comm: testutil.Comm("rm")}
+	anc := []Ancestor{{Pid: 41, StartNs: 400, Comm: testutil.Comm("sh")}, {Pid: 1, StartNs: 1, Comm: testutil.Comm("init")}}
+	rec := taskRecord(task, 0, anc...)
+	dt, da, err := DecodeTask(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const lineage, ancestors = "rm<-sh<-init", `"ancestors":[{"pid":41,"comm":"sh","exec_id":"41:400"},{"pid":1,"comm":"init","exec_id":"1:1"}]`
+	for _, tt := range []struct {
+		name   string
+		format output.Format
+		every  bool // output.NewRow: every column wanted
+		want   string
+	}{
+		{"text", output.Text, false, lineage},
+		{"text, every column", output.Text, true, lineage},
+		{"json", output.JSON, false, ancestors},
+		{"json, every column", output.JSON, true, ancestors},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			w := output.NewWriter(&buf)
+			f := output.New(w, tt.format, Columns(), output.Options{Clock: output.NewClockAt(boot, start), Order: []int{ColPID, ColLineage}})
+			r := output.NewRowFor(NumTaskCols, f)
+			if tt.every {
+				r = output.NewRow(NumTaskCols)
+			}
+			r.Reset(dt.KtimeNs)
+			var tr taskRow
+			tr.set(r, dt, da, nil)
+			if err := f.Write(r); err != nil {
+				t.Fatal(err)
+			}
+			w.Flush()
+			if !strings.Contains(buf.String(), tt.want) {
+				t.Errorf("got %s, want it to contain %s", buf.String(), tt.want)
+			}
+		})
+	}
+}
+
 // BenchmarkLineage is the task columns of an event with eight ancestors:
 // text with --print-lineage builds only LINEAGE, JSON only ancestors.
 func BenchmarkLineage(b *testing.B) {

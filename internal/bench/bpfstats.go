@@ -11,12 +11,13 @@ import (
 )
 
 // The stats pass: one more run of each tracer after the timed rounds, with
-// the kernel counting the run time of every BPF program
-// (BPF_ENABLE_STATS). It gives what the timed rounds cannot resolve on a
-// noisy machine: the time a tracer's programs take per operation of the
-// workload, to the nanosecond, whatever else the machine does. Counting
-// costs each program run two clock reads, which this includes; the timed
-// rounds run without it.
+// the kernel counting the run time of BPF programs (BPF_ENABLE_STATS,
+// 5.8+). It gives what the timed rounds cannot resolve on a noisy machine:
+// the time a tracer's programs take per operation of the workload, steady
+// to tens of nanoseconds. Counted are the programs loaded between the
+// tracer's start and the end of the workload: the tracer's, on a machine
+// where nothing else loads BPF meanwhile. Counting costs each program run
+// two clock reads, which this includes; the timed rounds run without it.
 
 // programIDs returns the ids of the BPF programs loaded now.
 func programIDs() (map[ebpf.ProgramID]bool, error) {
@@ -34,14 +35,14 @@ func programIDs() (map[ebpf.ProgramID]bool, error) {
 	}
 }
 
-// bpfStats counts program run time from now until Close, for the programs
-// loaded after it was made: the tracer's own.
+// bpfStats counts the run time of the programs loaded after it was made,
+// from start to stop.
 type bpfStats struct {
 	before map[ebpf.ProgramID]bool
 	on     io.Closer
 }
 
-// newBPFStats snapshots the loaded programs, before the tracer starts.
+// newBPFStats notes the programs loaded now, before the tracer starts.
 func newBPFStats() (*bpfStats, error) {
 	ids, err := programIDs()
 	if err != nil {
@@ -54,16 +55,24 @@ func newBPFStats() (*bpfStats, error) {
 func (s *bpfStats) start() error {
 	on, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
 	if err != nil {
-		return fmt.Errorf("enable BPF stats: %w", err)
+		// Before 5.8 the command is unknown (EINVAL): the column says "-".
+		return fmt.Errorf("enable BPF stats: %w: %w", ebpf.ErrNotSupported, err)
 	}
 	s.on = on
 	return nil
 }
 
-// runtime returns the run time and runs of the programs loaded since
-// newBPFStats, so far, and stops the counting.
-func (s *bpfStats) runtime() (ns float64, runs uint64, err error) {
-	defer s.on.Close()
+// stop turns the counting off; it may be called more than once.
+func (s *bpfStats) stop() {
+	if s.on != nil {
+		s.on.Close()
+		s.on = nil
+	}
+}
+
+// read returns the run time and runs so far of the programs loaded since
+// newBPFStats.
+func (s *bpfStats) read() (ns float64, runs uint64, err error) {
 	ids, err := programIDs()
 	if err != nil {
 		return 0, 0, err

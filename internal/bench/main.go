@@ -10,6 +10,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -21,6 +22,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cilium/ebpf"
 )
 
 // self is this program, which runs the workloads and the floor programs.
@@ -241,6 +244,7 @@ func run() error {
 	fmt.Fprintln(&report, "| workload | tracer | ns/op | slowdown | captured / expected | lost | tracer CPU s | peak RSS MB | start to attached ms | BPF ns/op |")
 	fmt.Fprintln(&report, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	port := 20000
+	noStats := false
 	for _, sc := range scenarios(*compare) {
 		if *only != "" && sc.name() != *only {
 			continue
@@ -262,10 +266,12 @@ func run() error {
 					r+1, sc.name(), tr.name, res.nsPerOp, res.captured, sc.expected(sc.n), res.lost)
 			}
 		}
-		// The stats pass, after the timed rounds.
-		bpfNs := make([]float64, len(sc.tracers))
+		// The stats pass, after the timed rounds; "-" where the kernel
+		// has no BPF stats (before 5.8).
+		bpfNs := make([]string, len(sc.tracers))
 		for i, tr := range sc.tracers {
-			if tr.args == nil {
+			bpfNs[i] = "-"
+			if tr.args == nil || noStats {
 				continue
 			}
 			port++
@@ -274,11 +280,16 @@ func run() error {
 				marker = strconv.Itoa(port)
 			}
 			res, err := measure(bin, tmp, sc, tr, marker, true)
+			if errors.Is(err, ebpf.ErrNotSupported) {
+				fmt.Fprintf(os.Stderr, "no BPF ns/op: %v\n", err)
+				noStats = true
+				continue
+			}
 			if err != nil {
 				return fmt.Errorf("%s under %s, BPF stats: %w", sc.workload, tr.name, err)
 			}
-			bpfNs[i] = res.bpfNs / float64(sc.n)
-			fmt.Fprintf(os.Stderr, "stats   %-10s %-32s %8.0f BPF ns/op in %d runs\n", sc.name(), tr.name, bpfNs[i], res.bpfRuns)
+			bpfNs[i] = fmt.Sprintf("%.0f", res.bpfNs/float64(sc.n))
+			fmt.Fprintf(os.Stderr, "stats   %-10s %-32s %8s BPF ns/op in %d runs\n", sc.name(), tr.name, bpfNs[i], res.bpfRuns)
 		}
 		base := median(results[0], func(r result) float64 { return r.nsPerOp })
 		for i, tr := range sc.tracers {
@@ -289,7 +300,7 @@ func run() error {
 			case tr.args == nil:
 				row += " - | - | - | - | - | - |"
 			case tr.floor:
-				row += fmt.Sprintf(" - | - | - | - | - | %.0f |", bpfNs[i])
+				row += fmt.Sprintf(" - | - | - | - | - | %s |", bpfNs[i])
 			default:
 				worst, maxLost := rs[0].captured, rs[0].lost
 				for _, r := range rs {
@@ -297,7 +308,7 @@ func run() error {
 					maxLost = max(maxLost, r.lost)
 				}
 				exp := sc.expected(sc.n)
-				row += fmt.Sprintf(" %d / %d (%.1f %%) | %d | %.2f | %.1f | %.0f | %.0f |", worst, exp, 100*float64(worst)/float64(exp), maxLost,
+				row += fmt.Sprintf(" %d / %d (%.1f %%) | %d | %.2f | %.1f | %.0f | %s |", worst, exp, 100*float64(worst)/float64(exp), maxLost,
 					median(rs, func(r result) float64 { return r.cpu.Seconds() }),
 					median(rs, func(r result) float64 { return float64(r.rssKB) / 1024 }),
 					median(rs, func(r result) float64 { return float64(r.attach.Milliseconds()) }),
@@ -369,8 +380,10 @@ func measure(ebtools, tmp string, sc scenario, tr tracer, marker string, stats b
 		if bs != nil {
 			if err := bs.start(); err != nil {
 				cmd.Process.Kill()
+				cmd.Wait()
 				return res, err
 			}
+			defer bs.stop()
 		}
 	}
 	for range sc.busy {
@@ -394,8 +407,11 @@ func measure(ebtools, tmp string, sc scenario, tr tracer, marker string, stats b
 		return res, nil
 	}
 	if bs != nil {
-		if res.bpfNs, res.bpfRuns, err = bs.runtime(); err != nil {
+		res.bpfNs, res.bpfRuns, err = bs.read()
+		bs.stop()
+		if err != nil {
 			cmd.Process.Kill()
+			cmd.Wait()
 			return res, err
 		}
 	}

@@ -235,7 +235,7 @@ func testZeroLoss(t *testing.T, force string) {
 	// Unpaced, the exit-only hook let the workload outrun the reader (5 %
 	// lost in a 6.12 guest); at 10,000 a second a reader held off for
 	// over a second lost 1,645 of 300,000 with the pair (a 6.1 guest).
-	// Here, on real CPUs, all 300,000 run as fast as they can.
+	// Here, on real CPUs, the full count runs as fast as it can.
 	loop := "loop:" + strconv.Itoa(n) + ":" + target
 	if rate := testutil.Paced(100000); rate > 0 {
 		loop += ":" + strconv.Itoa(rate)
