@@ -17,15 +17,19 @@ import (
 )
 
 // TestOutputFileRotation: opensnoop -o json --output-file under about
-// 100,000 opens a second (testutil.Paced under emulation) for 5 seconds,
+// 50,000 opens a second (fewer under emulation) for 5 seconds,
 // its file renamed and SIGHUP sent 100 times in the meantime, as logrotate
 // does: the files together hold every open exactly once, each line one
-// whole JSON object, and nothing was lost.
+// whole JSON object, and nothing was lost. At 100,000 a second the JSON
+// reader (~5 us an event) lost 1,172 of 500,000 on this 2-CPU host while
+// go test ran another package's tests next to it.
 func TestOutputFileRotation(t *testing.T) {
 	testutil.RequirePrivileged(t)
 	const rotations, seconds = 100, 5
-	rate := 100000
-	if paced := testutil.Paced(rate); paced > 0 {
+	// Under emulation: testutil.Paced of 100,000, 5,000 a second in the x86
+	// guests; half that left most files empty there (46 of 101 with events).
+	rate := 50000
+	if paced := testutil.Paced(100000); paced > 0 {
 		rate = paced
 	}
 	n := rate * seconds
