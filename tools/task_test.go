@@ -134,8 +134,9 @@ func TestEventHandler(t *testing.T) {
 }
 
 // TestTaskRowAncestors: a row made for its formatter gets the ancestors
-// in the form that formatter prints (and only that one is built); a row
-// that wants every column gets both forms.
+// in the form that formatter prints; a row that wants every column gets
+// both forms. (That the other form is not built shows only in
+// BenchmarkLineage.)
 func TestTaskRowAncestors(t *testing.T) {
 	task := Task{KtimeNs: start + 1e9, StartNs: 500, Pid: 42, Tid: 42, Ppid: 41, Comm: testutil.Comm("rm")}
 	anc := []Ancestor{{Pid: 41, StartNs: 400, Comm: testutil.Comm("sh")}, {Pid: 1, StartNs: 1, Comm: testutil.Comm("init")}}

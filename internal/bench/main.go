@@ -252,12 +252,7 @@ func run() error {
 		results := make([][]result, len(sc.tracers))
 		for r := 0; r < *rounds; r++ {
 			for i, tr := range sc.tracers {
-				port++
-				marker := fmt.Sprintf("ebtbench%d%d%d", r, i, time.Now().UnixNano()%1000000)
-				if sc.workload == "tcp" {
-					marker = strconv.Itoa(port)
-				}
-				res, err := measure(bin, tmp, sc, tr, marker, false)
+				res, err := measure(bin, tmp, sc, tr, nextMarker(sc, fmt.Sprint(r), i, &port), false)
 				if err != nil {
 					return fmt.Errorf("%s under %s: %w", sc.workload, tr.name, err)
 				}
@@ -274,12 +269,7 @@ func run() error {
 			if tr.args == nil || noStats {
 				continue
 			}
-			port++
-			marker := fmt.Sprintf("ebtbenchs%d%d", i, time.Now().UnixNano()%1000000)
-			if sc.workload == "tcp" {
-				marker = strconv.Itoa(port)
-			}
-			res, err := measure(bin, tmp, sc, tr, marker, true)
+			res, err := measure(bin, tmp, sc, tr, nextMarker(sc, "s", i, &port), true)
 			if errors.Is(err, ebpf.ErrNotSupported) {
 				fmt.Fprintf(os.Stderr, "no BPF ns/op: %v\n", err)
 				noStats = true
@@ -337,6 +327,17 @@ func run() error {
 	}
 	fmt.Fprintln(os.Stderr, "saved", name)
 	return nil
+}
+
+// nextMarker returns the marker of one run of tracer i in round (a round
+// number, or "s" for the stats pass): unique, or for tcp the next port,
+// which the workload listens on.
+func nextMarker(sc scenario, round string, i int, port *int) string {
+	*port++
+	if sc.workload == "tcp" {
+		return strconv.Itoa(*port)
+	}
+	return fmt.Sprintf("ebtbench%s%d%d", round, i, time.Now().UnixNano()%1000000)
 }
 
 // measure runs one workload under one tracer; with stats, it counts the
