@@ -213,8 +213,11 @@ static __always_inline int handle(void *ctx, struct change *c, struct sock *sk)
 	ts = bpf_ktime_get_ns();
 	b.ts = ts - start->ts;
 	b.active = start->active;
-	bpf_map_delete_elem(&birth, &c->sk);
+	/* Counted before the birth goes: user space reads the closes after
+	 * its walk of the birth map, so a session it did not find there is
+	 * always among the closes it reads (tools/tcplife, evicted). */
 	count(TCPLIFE_CLOSED);
+	bpf_map_delete_elem(&birth, &c->sk);
 
 	r = bpf_map_lookup_elem(&heap, &one);
 	if (!r)

@@ -3,6 +3,7 @@ package tcplife
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -274,6 +275,88 @@ func TestEvictions(t *testing.T) {
 	t.Logf("server-side sessions: %d delivered, %d counted lost", h.n, s.Lost())
 	if s.Lost() == 0 || h.n+int(s.Lost()) != n {
 		t.Errorf("delivered %d + lost %d, want %d with some lost", h.n, s.Lost(), n)
+	}
+}
+
+// TestLostWhileClosing: the evicted-session count, which the runtime reads
+// while tracing and cannot take back, never counts a session that is
+// closing as it reads. Sessions open and close on one CPU while the count
+// is read as fast as it can be on the other. The birth map holds 16,384 and
+// only a few are live at once, so nothing is evicted: every read must be 0.
+func TestLostWhileClosing(t *testing.T) {
+	testutil.RequirePrivileged(t)
+	port, stop := server(t, "tcp4", "127.0.0.1:0")
+	defer stop()
+	cfg, err := parse(t, "-4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	consts := cfg.task.Constants(false)
+	for k, v := range cfg.constants() {
+		consts[k] = v
+	}
+	var coll *ebpf.Collection
+	prepare := func(c *ebpf.Collection) error {
+		coll = c
+		return cfg.fillPorts(c)
+	}
+	s, err := ebrt.Start(context.Background(), (&Tool{}).Program(), ebrt.Options{Constants: consts, Prepare: prepare})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &counter{}
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run(ctx, h) }()
+
+	quit, done := make(chan struct{}), make(chan struct{})
+	var reads, aborted, worst uint64
+	var readErr error
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			n, err := evicted(coll)
+			switch {
+			case errors.Is(err, ebpf.ErrIterationAborted):
+				aborted++ // the walk met too many deletions: no count
+			case err != nil:
+				readErr = err
+				return
+			default:
+				reads++
+				worst = max(worst, n)
+			}
+		}
+	}()
+	stopReads := sync.OnceFunc(func() { close(quit); <-done })
+	defer stopReads()
+	n := testutil.Sized(3000)
+	for i := 0; i < n; i++ {
+		session(t, "tcp4", "127.0.0.1:"+strconv.Itoa(port))
+	}
+	stopReads()
+	cancel()
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d sessions; %d reads of the evicted count while they closed (%d walks cut short)", n, reads, aborted)
+	if readErr != nil {
+		t.Fatalf("read the evicted count: %v", readErr)
+	}
+	if reads == 0 {
+		t.Fatal("no read of the evicted count completed while sessions closed")
+	}
+	if worst != 0 || s.Lost() != 0 {
+		t.Errorf("evicted count read as %d while sessions closed, %d lost in the end; want 0: nothing was evicted", worst, s.Lost())
+	}
+	if h.n < 2*n {
+		t.Errorf("%d rows, want at least %d (both ends of %d sessions)", h.n, 2*n, n)
 	}
 }
 

@@ -148,8 +148,11 @@ func (c *config) fillPorts(coll *ebpf.Collection) error {
 
 // evicted counts sessions whose birth the LRU map evicted before they
 // closed: births recorded, less those taken out at close, less those still
-// in the map. Births are read before the map walk and closes after it, so
-// while tracing the result is a lower bound; once detached it is exact.
+// in the map. Births are read before the map walk and closes after it, and
+// the kernel side counts a close before it deletes the birth, so while
+// tracing the result is a lower bound (it never counts a session that is
+// closing as evicted, which the runtime could not take back); once
+// detached it is exact.
 func evicted(coll *ebpf.Collection) (uint64, error) {
 	stats := coll.Maps[tcplifeMapBirthStats]
 	sum := func(stat uint32) (uint64, error) {
