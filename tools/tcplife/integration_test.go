@@ -215,6 +215,29 @@ type counter struct{ n int }
 func (c *counter) Event([]byte) error { c.n++; return nil }
 func (c *counter) Flush() error       { return nil }
 
+// startSession loads prog (tcplife's, perhaps changed) with cfg's
+// constants and ports, hands the collection to seen if set, and attaches
+// it; the session is closed when the test ends.
+func startSession(t *testing.T, prog ebrt.Program, cfg *config, seen func(*ebpf.Collection)) *ebrt.Session {
+	t.Helper()
+	consts := cfg.task.Constants(false)
+	for k, v := range cfg.constants() {
+		consts[k] = v
+	}
+	prepare := func(coll *ebpf.Collection) error {
+		if seen != nil {
+			seen(coll)
+		}
+		return cfg.fillPorts(coll)
+	}
+	s, err := ebrt.Start(context.Background(), prog, ebrt.Options{Constants: consts, Prepare: prepare})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // TestEvictions shrinks the birth map to 16 entries and keeps 64 sessions
 // open at once: the sessions whose birth was evicted are counted as lost,
 // and delivered + lost covers every session.
@@ -239,15 +262,7 @@ func TestEvictions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	consts := cfg.task.Constants(false)
-	for k, v := range cfg.constants() {
-		consts[k] = v
-	}
-	s, err := ebrt.Start(context.Background(), prog, ebrt.Options{Constants: consts, Prepare: cfg.fillPorts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := startSession(t, prog, cfg, nil)
 
 	const n = 64
 	var conns []net.Conn
@@ -291,20 +306,8 @@ func TestLostWhileClosing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	consts := cfg.task.Constants(false)
-	for k, v := range cfg.constants() {
-		consts[k] = v
-	}
 	var coll *ebpf.Collection
-	prepare := func(c *ebpf.Collection) error {
-		coll = c
-		return cfg.fillPorts(c)
-	}
-	s, err := ebrt.Start(context.Background(), (&Tool{}).Program(), ebrt.Options{Constants: consts, Prepare: prepare})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := startSession(t, (&Tool{}).Program(), cfg, func(c *ebpf.Collection) { coll = c })
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &counter{}
 	ran := make(chan error, 1)
