@@ -312,6 +312,9 @@ func TestLostWhileClosing(t *testing.T) {
 	h := &counter{}
 	ran := make(chan error, 1)
 	go func() { ran <- s.Run(ctx, h) }()
+	// Also on a failed session: the run ends before the session closes.
+	stopRun := sync.OnceValue(func() error { cancel(); return <-ran })
+	defer stopRun()
 
 	quit, done := make(chan struct{}), make(chan struct{})
 	var reads, aborted, worst uint64
@@ -344,8 +347,7 @@ func TestLostWhileClosing(t *testing.T) {
 		session(t, "tcp4", "127.0.0.1:"+strconv.Itoa(port))
 	}
 	stopReads()
-	cancel()
-	if err := <-ran; err != nil {
+	if err := stopRun(); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%d sessions; %d reads of the evicted count while they closed (%d walks cut short)", n, reads, aborted)
