@@ -3,9 +3,11 @@ package ipcount
 import (
 	"fmt"
 	"net/netip"
+	"runtime"
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/ebtools/ebtools/internal/testutil"
 )
@@ -37,6 +39,33 @@ func runFrom(t *testing.T, prog *ebpf.Program, src string, want uint32) {
 	if err != nil || ret != want {
 		t.Fatalf("packet from %s: %d, %v; want %d", src, ret, err, want)
 	}
+}
+
+// oneCPU keeps the test on one CPU until it ends, so that every packet it
+// runs through the program (BPF_PROG_TEST_RUN runs on the caller's CPU)
+// meets the same CPU's table, as a NIC queue's packets do.
+func oneCPU(t *testing.T) {
+	t.Helper()
+	runtime.LockOSThread()
+	var was, one unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &was); err != nil {
+		runtime.UnlockOSThread()
+		t.Fatalf("get affinity: %v", err)
+	}
+	for cpu := 0; cpu < 1024; cpu++ { // the CPUs a CPUSet holds
+		if was.IsSet(cpu) {
+			one.Set(cpu)
+			break
+		}
+	}
+	if err := unix.SchedSetaffinity(0, &one); err != nil {
+		runtime.UnlockOSThread()
+		t.Fatalf("set affinity: %v", err)
+	}
+	t.Cleanup(func() {
+		unix.SchedSetaffinity(0, &was)
+		runtime.UnlockOSThread()
+	})
 }
 
 const (
@@ -162,43 +191,75 @@ func TestReloadEpoch(t *testing.T) {
 }
 
 // TestChurn: 20,000 one-packet sources through a table of 64 slots, with
-// three sources sending 2,000 packets each among them. The totals are
-// exact (the keys' counts plus evicted and untracked packets are IPv4's),
-// and the three keep their slots.
+// three sources sending 2,000 packets each among them from the start
+// (each first in its round of 13 packets) and a fourth sending 1,000 from
+// halfway, when every slot is held. The totals are exact (the keys' counts
+// plus evicted and untracked packets are IPv4's), the table churns, only
+// one-packet holders are ever taken over (evicted packets equal
+// evictions), the three count every packet, and the fourth takes a slot
+// over within 40 of its packets.
+//
+// The hash seed (the epoch; ipcount starts at a random one) is fixed per
+// case and the packets meet one CPU's table, as one NIC queue's do, so a
+// case runs the same every time (over seeds 1 to 200 the fourth lost 0 to
+// 30 packets). The test before this one took a random seed, sent the
+// three after each round's one-packet sources and could move between
+// CPUs: a source whose two slots were both held lost 7 to 21 packets to
+// the takeover (19 times in 600 on one CPU), again on each CPU it was new
+// to, and the 1 % it was allowed ran out (25 of 2,000 in one CI run).
 func TestChurn(t *testing.T) {
 	testutil.RequirePrivileged(t)
-	prog, tab, _ := load(t, "--max-entries", "64")
 	heavy := []string{"10.201.0.2", "10.201.0.3", "10.201.0.4"}
+	const late = "10.201.0.5"
 	const random, perHeavy = 20000, 2000
 	size := uint64(len(udpFrom("10.0.0.1")))
-	for r := 0; r < perHeavy; r++ {
-		for j := r * random / perHeavy; j < (r+1)*random/perHeavy; j++ {
-			runFrom(t, prog, netip.AddrFrom4([4]byte{100, 64, byte(j >> 8), byte(j)}).String(), xdpPass)
-		}
-		for _, h := range heavy {
-			runFrom(t, prog, h, xdpPass)
-		}
+	for _, seed := range []uint32{1, 2, 3, 56} {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			oneCPU(t) // this goroutine's thread
+			prog, tab, _ := load(t, "--max-entries", "64")
+			tab.epoch = seed * 0x9E3779B1
+			if err := tab.nowVar.Set(nowWord(tab.epoch, tab.half<<tab.slotBits)); err != nil {
+				t.Fatal(err)
+			}
+			for r := 0; r < perHeavy; r++ {
+				for _, h := range heavy {
+					runFrom(t, prog, h, xdpPass)
+				}
+				if r >= perHeavy/2 {
+					runFrom(t, prog, late, xdpPass)
+				}
+				for j := r * random / perHeavy; j < (r+1)*random/perHeavy; j++ {
+					runFrom(t, prog, netip.AddrFrom4([4]byte{100, 64, byte(j >> 8), byte(j)}).String(), xdpPass)
+				}
+			}
+			iv, err := tab.next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := uint64(random + 3*perHeavy + perHeavy/2)
+			if iv.ipv4 != (Counts{Packets: n, Bytes: n * size}) {
+				t.Errorf("ipv4 %+v, want exactly %d packets, %d bytes", iv.ipv4, n, n*size)
+			}
+			var inKeys uint64
+			for _, c := range iv.keys {
+				inKeys += c.AllPackets()
+			}
+			if inKeys+iv.evicted.Packets+iv.untracked.Packets != n || iv.evictions == 0 {
+				t.Errorf("keys %d + evicted %d + untracked %d packets, want %d (%d evictions)", inKeys, iv.evicted.Packets, iv.untracked.Packets, n, iv.evictions)
+			}
+			if iv.evicted.Packets != iv.evictions {
+				t.Errorf("%d packets evicted in %d evictions, want one each", iv.evicted.Packets, iv.evictions)
+			}
+			for _, h := range heavy {
+				if got := iv.keys[keyOf(h, 0)].Packets; got != perHeavy {
+					t.Errorf("%s: %d packets, want %d", h, got, perHeavy)
+				}
+			}
+			got := iv.keys[keyOf(late, 0)].Packets
+			if got > perHeavy/2 || got < perHeavy/2-40 {
+				t.Errorf("%s: %d packets, want %d less at most 40", late, got, perHeavy/2)
+			}
+			t.Logf("%s lost %d; %d keys, %d evictions (%d packets), %d untracked", late, perHeavy/2-got, len(iv.keys), iv.evictions, iv.evicted.Packets, iv.untracked.Packets)
+		})
 	}
-	iv, err := tab.next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := uint64(random + 3*perHeavy)
-	if iv.ipv4 != (Counts{Packets: n, Bytes: n * size}) {
-		t.Errorf("ipv4 %+v, want exactly %d packets, %d bytes", iv.ipv4, n, n*size)
-	}
-	var inKeys uint64
-	for _, c := range iv.keys {
-		inKeys += c.AllPackets()
-	}
-	if inKeys+iv.evicted.Packets+iv.untracked.Packets != n || iv.evictions == 0 {
-		t.Errorf("keys %d + evicted %d + untracked %d packets, want %d (%d evictions)", inKeys, iv.evicted.Packets, iv.untracked.Packets, n, iv.evictions)
-	}
-	for _, h := range heavy {
-		got := iv.keys[keyOf(h, 0)].Packets
-		if got > perHeavy || float64(got) < 0.99*perHeavy {
-			t.Errorf("%s: %d packets, want %d within 1 %%", h, got, perHeavy)
-		}
-	}
-	t.Logf("%d keys, %d evictions (%d packets), %d untracked", len(iv.keys), iv.evictions, iv.evicted.Packets, iv.untracked.Packets)
 }
